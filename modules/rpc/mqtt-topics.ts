@@ -1,0 +1,37 @@
+// mgrpc over MQTT (spec/mos-rpc.md §2.5): the topics a device listens on, how
+// a message becomes a frame, and where the reply goes. mos sets
+// src = "<device id>/rpc-resp/<client id>", so reply topics contain slashes.
+
+import { parseFrame, type Frame } from "rpc/frame";
+
+/** Topic filters to subscribe to (both at QoS 1). */
+export function mqttSubscriptions(deviceId: string): string[] {
+  return [`${deviceId}/rpc`, `${deviceId}/rpc/#`];
+}
+
+export type MqttIncoming = { ok: true; frame: Frame } | { ok: false; reason: string };
+
+/**
+ * The frame carried by a message on one of our topics. On `<id>/rpc/<Method>`
+ * the topic names the method. Frames without `src` cannot be answered and are
+ * dropped, as rpc-mqtt does; so are messages with none of id, src or method.
+ */
+export function mqttIncoming(topic: string, payload: string, deviceId: string): MqttIncoming {
+  const base = `${deviceId}/rpc`;
+  let methodFromTopic: string | undefined;
+  if (topic.startsWith(base + "/")) methodFromTopic = topic.slice(base.length + 1);
+  else if (topic !== base) return { ok: false, reason: `not an RPC topic: ${topic}` };
+  const parsed = parseFrame(payload);
+  if (!parsed.ok) return parsed;
+  const frame = parsed.frame;
+  if (frame.id === undefined && frame.src === "" && frame.method === "" && methodFromTopic === undefined) {
+    return { ok: false, reason: "not a frame: no id, src or method" };
+  }
+  if (frame.src === "") return { ok: false, reason: "frame without src" };
+  return { ok: true, frame: methodFromTopic ? { ...frame, method: methodFromTopic } : frame };
+}
+
+/** Where the reply to a request from `src` is published; none without a src. */
+export function mqttReplyTopic(src: string): string | undefined {
+  return src === "" ? undefined : `${src}/rpc`;
+}
