@@ -61,7 +61,6 @@ describe("frame codec", () => {
       ['{"id":1,"method":5}', "method, src and dst must be strings"],
       ['{"id":1,"method":"X","src":[]}', "method, src and dst must be strings"],
       ['{"id":1,"error":{"code":"x"}}', "error must be {code: int, message?: string}"],
-      ['{"result":1}', "response without id"],
     ]) {
       assert.deepEqual(parseFrame(text!), { ok: false, reason }, text);
     }

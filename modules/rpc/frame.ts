@@ -55,7 +55,6 @@ export function parseFrame(text: string): ParsedFrame {
   if (error !== undefined && !isErrorBody(error)) {
     return { ok: false, reason: "error must be {code: int, message?: string}" };
   }
-  if (method === "" && !id) return { ok: false, reason: "response without id" };
   return {
     ok: true,
     frame: {
