@@ -1,0 +1,102 @@
+// The xs-ota command: mos-compatible verbs over serial, HTTP (and later WS,
+// MQTT). Exit status: 0 success, 1 the call failed (remote error, timeout,
+// port), 2 the command line was wrong.
+
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { openPort } from "../client/open-port.ts";
+import { RemoteError, RpcClient, TimeoutError } from "../client/rpc-client.ts";
+import { TransportError } from "../client/transport.ts";
+import { parseDurationMs } from "./duration.ts";
+import { prettyJson } from "./pretty-json.ts";
+
+/** The command line was wrong in a way only the action can see: exit 2. */
+class UsageError extends Error {}
+
+interface GlobalOptions {
+  port?: string;
+  timeout: number;
+  baudRate: number;
+  verbose?: boolean;
+}
+
+function durationOption(value: string): number {
+  try {
+    return parseDurationMs(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+function integerOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`not a positive integer: ${value}`);
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("xs-ota")
+    .description("Over-the-air updates for ESP32 boards running the xs-ota firmware (mos-compatible RPC)")
+    .option("--port <url>", "device port: serial:///dev/ttyUSB0, /dev/ttyUSB0 or http://host/rpc (env XS_OTA_PORT)")
+    .addOption(
+      new Option("--timeout <duration>", "time to wait for each reply: 10s, 500ms, or seconds").argParser(durationOption).default(10_000, "10s"),
+    )
+    .option("--baud-rate <n>", "serial baud rate", integerOption, 115200)
+    .option("-v, --verbose", "print the device's console log lines seen on the way (serial)")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("call")
+    .description("call an RPC method and print its result as JSON")
+    .argument("<method>", "method name, e.g. RPC.List or Sys.GetInfo")
+    .argument("[args]", "arguments as JSON, e.g. '{\"name\":\"RPC.Ping\"}'")
+    .addHelpText("after", "\nExamples:\n  xs-ota --port /dev/ttyUSB0 call Sys.GetInfo\n  xs-ota --port http://192.168.4.1/rpc call RPC.Describe '{\"name\":\"OTA.Update\"}'")
+    .action(async (method: string, argsText: string | undefined) => {
+      const params = argsText === undefined ? undefined : parseArgsJson(argsText);
+      const result = await withClient(program.opts<GlobalOptions>(), (client) => client.callRaw(method, params));
+      process.stdout.write(prettyJson(result) + "\n");
+    });
+
+  return program;
+}
+
+function parseArgsJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`args must be valid JSON: ${(e as Error).message}`);
+  }
+}
+
+async function withClient<T>(options: GlobalOptions, use: (client: RpcClient) => Promise<T>): Promise<T> {
+  const port = options.port ?? process.env.XS_OTA_PORT;
+  if (!port) throw new UsageError("no port: pass --port (serial:///dev/ttyUSB0, /dev/ttyUSB0, http://host/rpc) or set XS_OTA_PORT");
+  const transport = await openPort(port, { baudRate: options.baudRate });
+  if (options.verbose) transport.onLog = (line) => process.stderr.write(`${line}\n`);
+  const client = new RpcClient(transport, { timeoutMs: options.timeout });
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (e) {
+    // Commander has printed its own usage errors already.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof UsageError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof RemoteError || e instanceof TimeoutError || e instanceof TransportError) {
+      process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
