@@ -1,0 +1,71 @@
+# xs-ota: the two commands that matter are `make sim` and `make test`.
+# Each installs what it needs first (npm packages from package-lock.json,
+# Debian packages through apt-get when missing).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Debian packages the build and tests use: 32-bit gcc for the virtual board
+# (16-byte XS slots, as on the ESP32), socat for pseudo-terminal pairs,
+# mosquitto for MQTT tests against a real broker.
+DEBIAN_PACKAGES := gcc-multilib socat mosquitto mosquitto-clients
+NODE_STAMP := node_modules/.package-lock.json
+
+.PHONY: help setup build typecheck test sim bench esp32 flash hil clean
+
+help:
+	@echo "make sim      build the firmware and boot the virtual board"
+	@echo "make test     run every test (installs what it needs)"
+	@echo "make setup    install npm and Debian dependencies only"
+	@echo "make build    type-check and build host tools and the virtual board"
+	@echo "make bench    run the benchmarks, results in bench/results/"
+	@echo "make esp32    build the firmware for a real ESP32 (needs \$$MODDABLE and ESP-IDF)"
+
+setup: $(NODE_STAMP) debian-packages
+
+# npm ci is exact to package-lock.json; install scripts stay off (package.json
+# "allowScripts" denies them): serialport ships prebuilt bindings, and the XS
+# engine is compiled by our own Makefile, not by @agoric/xsnap's postinstall.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+.PHONY: debian-packages
+debian-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "error: need root or sudo to install: $$missing" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+typecheck: $(NODE_STAMP)
+	npx tsc -p tsconfig.json
+	npx tsc -p tsconfig.host.json
+
+build: setup typecheck
+
+test: setup typecheck
+	npx mocha
+
+sim: build
+	@echo "error: the virtual board is not built yet (issue: the virtual board)" >&2; exit 2
+
+bench: build
+	@echo "error: no benchmarks yet" >&2; exit 2
+
+# The real-board build runs where Moddable and ESP-IDF are installed; say
+# what is missing at once rather than failing deep inside mcconfig.
+esp32:
+	@if [ -z "$$MODDABLE" ] || [ ! -d "$$MODDABLE" ]; then \
+	  echo "error: make esp32 needs the Moddable SDK: install it and set MODDABLE to its path," >&2; \
+	  echo "       plus ESP-IDF with IDF_PATH set (see README, 'Real boards')." >&2; exit 2; fi
+	@if [ -z "$$IDF_PATH" ]; then echo "error: make esp32 needs ESP-IDF: install it and source its export.sh (IDF_PATH is unset)" >&2; exit 2; fi
+	@echo "error: the ESP32 build is not wired up yet" >&2; exit 2
+
+flash hil:
+	@echo "error: make $@ is not available yet" >&2; exit 2
+
+clean:
+	rm -rf build
