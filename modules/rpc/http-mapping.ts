@@ -140,6 +140,16 @@ export function invalidRequestResponse(): HttpResponseOut {
   };
 }
 
+/** Paths outside /rpc: this server serves nothing else. */
+export function notFoundResponse(): HttpResponseOut {
+  const body = "Not Found\r\n";
+  return {
+    status: 404,
+    headers: [["Content-Type", "text/plain"], ["Content-Length", String(body.length)], ["Connection", "close"]],
+    body,
+  };
+}
+
 /** A notification gets no reply frame; the HTTP exchange still needs an answer. */
 export function noReplyResponse(keepAlive: boolean): HttpResponseOut {
   return { status: 200, headers: [...CORS_HEADERS, ["Content-Length", "0"], connection(keepAlive)], body: "" };

@@ -1,0 +1,23 @@
+// "board/system": the running system, over the native module (xsota_native.c).
+
+import type { AppDescription, HeapStats } from "platform/ports";
+
+export default class System {
+  static restart(): void {
+    return native("xs_ota_restart").call(this) as void;
+  }
+  /** Microseconds since boot (esp_timer_get_time). */
+  static uptimeUs(): number {
+    return native("xs_ota_uptime_us").call(this) as number;
+  }
+  /** Station MAC, 12 upper-case hex digits. */
+  static mac(): string {
+    return native("xs_ota_mac").call(this) as string;
+  }
+  static appDescription(): AppDescription {
+    return native("xs_ota_app_description").call(this) as AppDescription;
+  }
+  static heap(): HeapStats {
+    return native("xs_ota_heap").call(this) as HeapStats;
+  }
+}

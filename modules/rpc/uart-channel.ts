@@ -1,0 +1,38 @@
+// The RPC channel on a UART: bytes from the serial port through UartFraming
+// into the dispatcher, replies back in the peer's framing. The serial port is
+// ECMA-419 `embedded:io/serial` on every platform; main.ts opens it.
+
+import type { Dispatcher } from "rpc/dispatcher";
+import { UartFraming } from "rpc/uart-framing";
+import { log } from "sys/log";
+
+export interface SerialLike {
+  read(): ArrayBuffer | undefined;
+  write(data: ArrayBuffer): void;
+}
+
+/** Opens the port with `onReadable` as its callback (ECMA-419 style). */
+export type OpenSerial = (onReadable: () => void) => SerialLike;
+
+export function startUartChannel(rpc: Dispatcher, open: OpenSerial, uartNo = 0): void {
+  const framing = new UartFraming();
+  const channel = { type: "UART", info: `UART${uartNo}` };
+  const send = (text: string) => serial.write(asciiBuffer(text));
+  const serial = open(() => {
+    let chunk: ArrayBuffer | undefined;
+    while ((chunk = serial.read()) !== undefined) {
+      for (const event of framing.receive(new Uint8Array(chunk))) {
+        if (event.kind === "frame") rpc.handleText(event.json, channel, (reply) => send(framing.encode(reply)));
+        else if (event.kind === "reply") send(event.text);
+        else log.warn("uart", event.reason);
+      }
+    }
+  });
+}
+
+/** Frames leave the framing as ASCII (see asciiJson), one byte per char. */
+function asciiBuffer(text: string): ArrayBuffer {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes.buffer;
+}
