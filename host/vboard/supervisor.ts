@@ -1,0 +1,308 @@
+// The virtual board's supervisor: it owns what outlives a reset on a bench
+// (the USB-serial chip's pseudo-terminal, the network's HTTP port, the flash
+// file) and runs one board process per boot, booting again after every
+// reset, as power and a reset button would.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { LinkDecoder, encodeLinkFrame, type LinkFrame } from "./link-codec.ts";
+
+export type ResetReason = "poweron" | "sw" | "panic" | "rtcwdt";
+export type ClockMode = "real" | "virtual";
+
+export interface VirtualBoardOptions {
+  /** The board binary (build/vboard/vboard). */
+  binary: string;
+  flashPath: string;
+  /** TCP port of the board's HTTP server; 0 picks a free one. */
+  httpPort: number;
+  /** Stable path (a symlink) of the UART's pseudo-terminal. */
+  uartLink: string;
+  clock: ClockMode;
+  /** Extra environment for the board process (tests read statistics through it). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BootOptions {
+  reason?: ResetReason;
+  /** Lose power at flash operation N of this boot (N-1 operations are applied). */
+  powerCutAt?: number;
+}
+
+/** How a boot ended: the board's exit code (see host/vboard/README.md). */
+export interface BootEnd {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly meaning: string;
+}
+
+const EXIT_MEANING: Record<number, string> = {
+  0: "halted",
+  2: "emulator usage error",
+  3: "software restart",
+  4: "power cut",
+  5: "no bootable app",
+  6: "firmware panic",
+};
+
+/** After a boot ended with this code, boot again with this reset reason (undefined: stay off). */
+const NEXT_BOOT: Record<number, ResetReason | undefined> = { 3: "sw", 4: "poweron", 5: "poweron", 6: "panic" };
+
+/** The ROM loops on an unbootable flash; a pause keeps that loop from eating a core. */
+const NO_APP_RETRY_MS = 1000;
+
+export interface ReadyInfo {
+  readonly deviceId: string;
+  readonly version: string;
+}
+
+export declare interface VirtualBoard {
+  on(event: "console", listener: (text: string) => void): this;
+  on(event: "ready", listener: (info: ReadyInfo) => void): this;
+  on(event: "boot-end", listener: (end: BootEnd) => void): this;
+  on(event: "error", listener: (e: Error) => void): this;
+}
+
+export class VirtualBoard extends EventEmitter {
+  readonly options: VirtualBoardOptions;
+  #socat: ChildProcess | undefined;
+  #server: http.Server | undefined;
+  #board: ChildProcess | undefined;
+  #ready: ReadyInfo | undefined;
+  #stopping = false;
+  #bootCount = 0;
+  #txBlocked = false;
+  #nextRequestId = 1;
+  readonly #pending = new Map<number, http.ServerResponse>();
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: VirtualBoardOptions) {
+    super();
+    this.options = options;
+  }
+
+  /** The HTTP RPC URL (the --port of xs-ota). */
+  get httpUrl(): string {
+    const address = this.#server?.address() as AddressInfo | null;
+    return `http://127.0.0.1:${address?.port ?? this.options.httpPort}/rpc`;
+  }
+
+  /** The pseudo-terminal's stable path. */
+  get uartPath(): string {
+    return this.options.uartLink;
+  }
+
+  get bootCount(): number {
+    return this.#bootCount;
+  }
+
+  get isReady(): boolean {
+    return this.#ready !== undefined;
+  }
+
+  /** Open the pseudo-terminal and the HTTP port, then boot. */
+  async start(boot: BootOptions = {}): Promise<void> {
+    await this.#openUart();
+    await this.#listen();
+    this.boot(boot);
+  }
+
+  async #openUart(): Promise<void> {
+    const link = this.options.uartLink;
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    fs.rmSync(link, { force: true });
+    const socat = spawn("socat", [`PTY,link=${link},raw,echo=0`, "STDIO"], { stdio: ["pipe", "pipe", "inherit"] });
+    this.#socat = socat;
+    await new Promise<void>((resolve, reject) => {
+      socat.once("error", (e) => reject(new Error(`cannot start socat for the UART (make setup installs it): ${e.message}`)));
+      const deadline = Date.now() + 5000;
+      const poll = () => {
+        if (fs.existsSync(link)) resolve();
+        else if (socat.exitCode !== null || Date.now() > deadline) reject(new Error("socat did not create the UART's pseudo-terminal"));
+        else setTimeout(poll, 10);
+      };
+      poll();
+    });
+    // Bytes typed into the terminal reach the board while it runs; while it
+    // reboots they are lost, as on a real UART with nobody reading.
+    (socat.stdout as Readable).on("data", (chunk: Buffer) => this.#board?.stdin?.write(chunk));
+    (socat.stdin as Writable).on("drain", () => (this.#txBlocked = false));
+    (socat.stdin as Writable).on("error", () => {});
+  }
+
+  async #listen(): Promise<void> {
+    const server = http.createServer((req, res) => this.#forwardHttp(req, res));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e: NodeJS.ErrnoException) =>
+        reject(e.code === "EADDRINUSE" ? new Error(`HTTP port ${this.options.httpPort} is in use: pick another with --http-port`) : e),
+      );
+      server.listen(this.options.httpPort, "127.0.0.1", () => resolve());
+    });
+  }
+
+  /** Start one boot of the board process. */
+  boot(options: BootOptions = {}): void {
+    if (this.#board || this.#stopping) return;
+    const args = ["--flash", this.options.flashPath, "--clock", this.options.clock, "--reset-reason", options.reason ?? "poweron"];
+    if (options.powerCutAt !== undefined) args.push("--power-cut-at", String(options.powerCutAt));
+    const board = spawn(this.options.binary, args, {
+      stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"],
+      env: { ...process.env, ...this.options.env },
+    });
+    this.#board = board;
+    this.#bootCount++;
+    const decoder = new LinkDecoder();
+    board.stdout!.on("data", (chunk: Buffer) => this.#uartTx(chunk));
+    board.stderr!.on("data", (chunk: Buffer) => this.emit("console", `[vboard] ${chunk.toString("utf8")}`));
+    (board.stdio[4] as Readable).on("data", (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) this.#linkMessage(frame);
+    });
+    for (const s of [board.stdin!, board.stdio[3] as Writable]) s.on("error", () => {});
+    board.on("error", (e) => this.emit("error", new Error(`cannot run the board ${this.options.binary}: ${e.message}`)));
+    board.on("exit", (code, signal) => this.#boardExited(board, code, signal));
+  }
+
+  #uartTx(chunk: Buffer): void {
+    this.emit("console", chunk.toString("utf8"));
+    if (this.#txBlocked) return;
+    this.#txBlocked = !(this.#socat?.stdin as Writable | undefined)?.write(chunk);
+  }
+
+  #linkMessage({ message }: LinkFrame): void {
+    switch (message.t) {
+      case "ready":
+        this.#ready = { deviceId: String(message.deviceId), version: String(message.version) };
+        this.emit("ready", this.#ready);
+        break;
+      case "http-res":
+        this.#answerHttp(message);
+        break;
+    }
+  }
+
+  #boardExited(board: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#board !== board) return;
+    this.#board = undefined;
+    this.#ready = undefined;
+    // Requests in flight die with the board, as TCP connections do at a reset.
+    for (const res of this.#pending.values()) res.socket?.destroy();
+    this.#pending.clear();
+    const meaning = code !== null ? (EXIT_MEANING[code] ?? `exit code ${code}`) : `killed by ${signal}`;
+    this.emit("boot-end", { code, signal, meaning });
+    if (this.#stopping || code === null) return;
+    const next = NEXT_BOOT[code];
+    if (next === undefined) return;
+    if (code === 5) this.#retryTimer = setTimeout(() => this.boot({ reason: next }), NO_APP_RETRY_MS);
+    else this.boot({ reason: next });
+  }
+
+  #forwardHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const board = this.#board;
+      // A rebooting board has no network: the connection just drops.
+      if (!board || !this.#ready) {
+        req.socket.destroy();
+        return;
+      }
+      const id = this.#nextRequestId++;
+      this.#pending.set(id, res);
+      res.on("close", () => this.#pending.delete(id));
+      const url = new URL(req.url ?? "/", "http://board");
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+      this.#sendLink({
+        t: "http",
+        id,
+        peer: `${req.socket.remoteAddress?.replace(/^::ffff:/, "")}:${req.socket.remotePort}`,
+        method: req.method ?? "GET",
+        path: url.pathname,
+        query: url.search.slice(1),
+        headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      });
+    });
+  }
+
+  #answerHttp(message: LinkFrame["message"]): void {
+    const id = Number(message.id);
+    const res = this.#pending.get(id);
+    if (!res) return;
+    this.#pending.delete(id);
+    const headers = (message.headers as Array<[string, string]>) ?? [];
+    res.writeHead(Number(message.status), Object.fromEntries(headers));
+    res.end(String(message.body ?? ""));
+  }
+
+  #sendLink(message: LinkFrame["message"], bytes?: Uint8Array): void {
+    (this.#board?.stdio[3] as Writable | undefined)?.write(encodeLinkFrame(message, bytes));
+  }
+
+  /** Resolve at the next "ready" of the firmware (now if it is up). */
+  waitReady(timeoutMs = 15_000): Promise<ReadyInfo> {
+    if (this.#ready) return Promise.resolve(this.#ready);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off("ready", onReady);
+        reject(new Error(`the board did not become ready within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const onReady = (info: ReadyInfo) => {
+        clearTimeout(timer);
+        resolve(info);
+      };
+      this.once("ready", onReady);
+    });
+  }
+
+  /** Move the virtual clock forward (clock "virtual" only). */
+  advanceClock(ms: number): void {
+    if (this.options.clock !== "virtual") throw new Error("advanceClock needs --clock virtual");
+    this.#sendLink({ t: "clock", advance_ms: ms });
+  }
+
+  /** Press reset (or pull power): the running boot ends now, the next one starts. */
+  async reset(options: BootOptions = {}): Promise<void> {
+    clearTimeout(this.#retryTimer);
+    const board = this.#board;
+    if (board) {
+      this.#board = undefined;
+      this.#ready = undefined;
+      const exited = new Promise((r) => board.once("exit", r));
+      board.kill("SIGKILL");
+      await exited;
+      for (const res of this.#pending.values()) res.socket?.destroy();
+      this.#pending.clear();
+    }
+    this.boot({ reason: options.reason ?? "poweron", powerCutAt: options.powerCutAt });
+  }
+
+  /** Power off for good: the board, the port and the terminal go away. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#retryTimer);
+    const board = this.#board;
+    if (board && board.exitCode === null) {
+      const exited = new Promise((r) => board.once("exit", r));
+      board.kill("SIGKILL");
+      await exited;
+    }
+    if (this.#server) {
+      this.#server.closeAllConnections();
+      await new Promise((r) => this.#server!.close(r));
+    }
+    const socat = this.#socat;
+    if (socat && socat.exitCode === null) {
+      const exited = new Promise((r) => socat.once("exit", r));
+      socat.kill();
+      await exited;
+    }
+    fs.rmSync(this.options.uartLink, { force: true });
+  }
+}
