@@ -2,30 +2,10 @@
 // spec, over a real pseudo-terminal and a real TCP socket.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
 import { openPtyPair, type PtyPair } from "../../test/pty-pair.ts";
 import { startHttpDevice, startSerialDevice, type FakeHttpDevice, type FakeSerialDevice } from "../../test/fake-device.ts";
-
-const BIN = fileURLToPath(new URL("./bin.js", import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runCli } from "../../test/run-cli.ts";
 
 describe("xs-ota call over HTTP", () => {
   let device: FakeHttpDevice;
