@@ -8,6 +8,7 @@ import { RemoteError, RpcClient, TimeoutError } from "../client/rpc-client.ts";
 import { TransportError } from "../client/transport.ts";
 import { parseDurationMs } from "./duration.ts";
 import { prettyJson } from "./pretty-json.ts";
+import { registerSimCommand } from "./sim-command.ts";
 
 /** The command line was wrong in a way only the action can see: exit 2. */
 class UsageError extends Error {}
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
       process.stdout.write(prettyJson(result) + "\n");
     });
 
+  registerSimCommand(program);
   return program;
 }
 
@@ -97,6 +99,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${e.message}\n`);
       return 1;
     }
-    throw e;
+    // Anything else is a failure of this tool; the stack helps only when asked for.
+    process.stderr.write(`error: ${process.env.XS_OTA_DEBUG ? (e as Error).stack : (e as Error).message}\n`);
+    return 1;
   }
 }

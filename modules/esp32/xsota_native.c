@@ -31,12 +31,33 @@
 #define xsID_size xsID("size")
 #define xsID_used xsID("used")
 #define xsID_peak xsID("peak")
+#define xsID_state xsID("state")
+#define xsID_valid xsID("valid")
 #endif
 
 #include "esp_app_desc.h"
+#include "esp_log.h"
 #include "esp_mac.h"
+#include "esp_ota_ops.h"
+#include "esp_partition.h"
+#include "esp_rom_crc.h"
 #include "esp_system.h"
 #include "esp_timer.h"
+#include "mbedtls/sha1.h"
+#include "mbedtls/sha256.h"
+#include "nvs.h"
+#include "nvs_flash.h"
+
+#define NVS_NAMESPACE "xsota"
+/* Flash is read in pieces this big when hashing: small enough for any stack. */
+#define READ_CHUNK 1024
+
+/* Throw a JS error that names the ESP-IDF call and its error. */
+static void check(xsMachine *the, esp_err_t err, const char *what)
+{
+	if (err != ESP_OK)
+		xsUnknownError("%s: %s (0x%x)", what, esp_err_to_name(err), (unsigned)err);
+}
 
 void xs_ota_restart(xsMachine *the)
 {
@@ -104,4 +125,277 @@ void xs_ota_heap(xsMachine *the)
 	xsmcSet(xsResult, xsID_used, xsVar(0));
 	xsmcSetNumber(xsVar(0), (double)m->peakHeapCount * slot + (double)m->peakChunksSize);
 	xsmcSet(xsResult, xsID_peak, xsVar(0));
+}
+
+/* ---- app slots: slot N is the partition ota_N ---------------------------- */
+
+static const esp_partition_t *slot_partition(xsMachine *the, int slot)
+{
+	const esp_partition_t *p = NULL;
+	if (slot >= 0 && slot < 16)
+		p = esp_partition_find_first(ESP_PARTITION_TYPE_APP, (esp_partition_subtype_t)(ESP_PARTITION_SUBTYPE_APP_OTA_MIN + slot), NULL);
+	if (!p)
+		xsRangeError("no app slot %d", slot);
+	return p;
+}
+
+static int partition_slot(const esp_partition_t *p)
+{
+	if (!p || p->type != ESP_PARTITION_TYPE_APP || p->subtype < ESP_PARTITION_SUBTYPE_APP_OTA_MIN || p->subtype > ESP_PARTITION_SUBTYPE_APP_OTA_MAX)
+		return -1;
+	return p->subtype - ESP_PARTITION_SUBTYPE_APP_OTA_MIN;
+}
+
+void xs_ota_slot_count(xsMachine *the)
+{
+	int n = 0;
+	while (n < 16 && esp_partition_find_first(ESP_PARTITION_TYPE_APP, (esp_partition_subtype_t)(ESP_PARTITION_SUBTYPE_APP_OTA_MIN + n), NULL))
+		n++;
+	xsmcSetInteger(xsResult, n);
+}
+
+void xs_ota_running_slot(xsMachine *the)
+{
+	xsmcSetInteger(xsResult, partition_slot(esp_ota_get_running_partition()));
+}
+
+void xs_ota_boot_slot(xsMachine *the)
+{
+	xsmcSetInteger(xsResult, partition_slot(esp_ota_get_boot_partition()));
+}
+
+/*
+ * {size, state, valid}: the slot's size, its otadata state (-1 when it has no
+ * entry) and whether it holds an image ESP-IDF accepts (its app descriptor).
+ */
+void xs_ota_slot_info(xsMachine *the)
+{
+	const esp_partition_t *p = slot_partition(the, xsmcToInteger(xsArg(0)));
+	esp_ota_img_states_t state;
+	esp_app_desc_t desc;
+	int stateValue = esp_ota_get_state_partition(p, &state) == ESP_OK ? (int)state : -1;
+	xsmcVars(1);
+	xsmcSetNewObject(xsResult);
+	xsmcSetInteger(xsVar(0), (xsIntegerValue)p->size);
+	xsmcSet(xsResult, xsID_size, xsVar(0));
+	xsmcSetInteger(xsVar(0), stateValue);
+	xsmcSet(xsResult, xsID_state, xsVar(0));
+	xsmcSetBoolean(xsVar(0), esp_ota_get_partition_description(p, &desc) == ESP_OK);
+	xsmcSet(xsResult, xsID_valid, xsVar(0));
+	if (esp_ota_get_partition_description(p, &desc) == ESP_OK)
+		set_field(the, xsID_version, desc.version, sizeof(desc.version));
+}
+
+/* Start writing an image of `size` bytes (0: unknown) into a slot; returns the handle. */
+void xs_ota_begin(xsMachine *the)
+{
+	const esp_partition_t *p = slot_partition(the, xsmcToInteger(xsArg(0)));
+	size_t size = (size_t)xsmcToInteger(xsArg(1));
+	esp_ota_handle_t handle;
+	check(the, esp_ota_begin(p, size ? size : OTA_SIZE_UNKNOWN, &handle), "esp_ota_begin");
+	xsmcSetNumber(xsResult, (double)handle);
+}
+
+void xs_ota_write(xsMachine *the)
+{
+	esp_ota_handle_t handle = (esp_ota_handle_t)xsmcToNumber(xsArg(0));
+	void *data;
+	xsUnsignedValue length;
+	xsmcGetBufferReadable(xsArg(1), &data, &length);
+	check(the, esp_ota_write(handle, data, length), "esp_ota_write");
+}
+
+void xs_ota_end(xsMachine *the)
+{
+	check(the, esp_ota_end((esp_ota_handle_t)xsmcToNumber(xsArg(0))), "esp_ota_end");
+}
+
+void xs_ota_abort(xsMachine *the)
+{
+	check(the, esp_ota_abort((esp_ota_handle_t)xsmcToNumber(xsArg(0))), "esp_ota_abort");
+}
+
+void xs_ota_set_boot_slot(xsMachine *the)
+{
+	check(the, esp_ota_set_boot_partition(slot_partition(the, xsmcToInteger(xsArg(0)))), "esp_ota_set_boot_partition");
+}
+
+void xs_ota_mark_valid(xsMachine *the)
+{
+	check(the, esp_ota_mark_app_valid_cancel_rollback(), "esp_ota_mark_app_valid_cancel_rollback");
+}
+
+/* Returns only on failure: on success the board restarts into the other slot. */
+void xs_ota_mark_invalid_and_reboot(xsMachine *the)
+{
+	check(the, esp_ota_mark_app_invalid_rollback_and_reboot(), "esp_ota_mark_app_invalid_rollback_and_reboot");
+}
+
+/* Bytes [offset, offset + length) of a slot, as an ArrayBuffer. */
+void xs_ota_read(xsMachine *the)
+{
+	const esp_partition_t *p = slot_partition(the, xsmcToInteger(xsArg(0)));
+	uint32_t offset = (uint32_t)xsmcToInteger(xsArg(1));
+	uint32_t length = (uint32_t)xsmcToInteger(xsArg(2));
+	if (offset > p->size || length > p->size - offset)
+		xsRangeError("read beyond slot %d", partition_slot(p));
+	xsmcSetArrayBuffer(xsResult, NULL, length);
+	check(the, esp_partition_read(p, offset, xsmcToArrayBuffer(xsResult), length), "esp_partition_read");
+}
+
+/*
+ * Hex SHA-1 or SHA-256 of [offset, offset + length) of a slot, read back from
+ * flash: what was written is what is checked, never what was meant.
+ */
+void xs_ota_digest(xsMachine *the)
+{
+	const esp_partition_t *p = slot_partition(the, xsmcToInteger(xsArg(0)));
+	uint32_t offset = (uint32_t)xsmcToInteger(xsArg(1));
+	uint32_t length = (uint32_t)xsmcToInteger(xsArg(2));
+	int sha256 = xsmcToInteger(xsArg(3)) == 256;
+	uint8_t buf[READ_CHUNK], digest[32];
+	char hex[65];
+	mbedtls_sha1_context sha1_ctx;
+	mbedtls_sha256_context sha256_ctx;
+	esp_err_t err = ESP_OK;
+	uint32_t done = 0;
+	int i, n = sha256 ? 32 : 20;
+	if (offset > p->size || length > p->size - offset)
+		xsRangeError("digest beyond slot %d", partition_slot(p));
+	if (sha256) {
+		mbedtls_sha256_init(&sha256_ctx);
+		mbedtls_sha256_starts(&sha256_ctx, 0);
+	} else {
+		mbedtls_sha1_init(&sha1_ctx);
+		mbedtls_sha1_starts(&sha1_ctx);
+	}
+	while (done < length && err == ESP_OK) {
+		uint32_t step = length - done < READ_CHUNK ? length - done : READ_CHUNK;
+		err = esp_partition_read(p, offset + done, buf, step);
+		if (err == ESP_OK) {
+			if (sha256)
+				mbedtls_sha256_update(&sha256_ctx, buf, step);
+			else
+				mbedtls_sha1_update(&sha1_ctx, buf, step);
+		}
+		done += step;
+	}
+	if (sha256) {
+		mbedtls_sha256_finish(&sha256_ctx, digest);
+		mbedtls_sha256_free(&sha256_ctx);
+	} else {
+		mbedtls_sha1_finish(&sha1_ctx, digest);
+		mbedtls_sha1_free(&sha1_ctx);
+	}
+	check(the, err, "esp_partition_read");
+	for (i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	xsmcSetString(xsResult, hex);
+}
+
+/* zlib-style CRC-32 of a buffer, continuing from `seed` (the zip entries' check). */
+void xs_ota_crc32(xsMachine *the)
+{
+	void *data;
+	xsUnsignedValue length;
+	uint32_t seed = (uint32_t)xsmcToNumber(xsArg(1));
+	xsmcGetBufferReadable(xsArg(0), &data, &length);
+	xsmcSetNumber(xsResult, (double)esp_rom_crc32_le(seed, data, length));
+}
+
+/* ---- the rollback timer -------------------------------------------------- */
+
+static esp_timer_handle_t rollback_timer;
+
+/*
+ * Runs in the esp_timer task, never touches XS: an uncommitted image whose
+ * time is up is marked invalid and the board boots the previous one. If that
+ * fails, a plain restart still ends the trial, because the bootloader aborts
+ * a PENDING_VERIFY image at the next boot.
+ */
+static void rollback_now(void *arg)
+{
+	(void)arg;
+	ESP_LOGE("ota", "Update commit timeout expired, reverting");
+	esp_ota_mark_app_invalid_rollback_and_reboot();
+	esp_restart();
+}
+
+void xs_ota_rollback_timer_arm(xsMachine *the)
+{
+	int64_t us = (int64_t)(xsmcToNumber(xsArg(0)) * 1000.0);
+	if (!rollback_timer) {
+		esp_timer_create_args_t args = {.callback = rollback_now, .name = "ota_rollback"};
+		check(the, esp_timer_create(&args, &rollback_timer), "esp_timer_create");
+	}
+	esp_timer_stop(rollback_timer); /* ESP_ERR_INVALID_STATE when not running: fine */
+	check(the, esp_timer_start_once(rollback_timer, us), "esp_timer_start_once");
+}
+
+void xs_ota_rollback_timer_disarm(xsMachine *the)
+{
+	(void)the;
+	if (rollback_timer)
+		esp_timer_stop(rollback_timer);
+}
+
+/* ---- the NVS record: one blob per key in our namespace ------------------- */
+
+static nvs_handle_t open_nvs(xsMachine *the)
+{
+	static int initialized;
+	nvs_handle_t handle;
+	if (!initialized) {
+		check(the, nvs_flash_init(), "nvs_flash_init");
+		initialized = 1;
+	}
+	check(the, nvs_open(NVS_NAMESPACE, NVS_READWRITE, &handle), "nvs_open");
+	return handle;
+}
+
+/* The blob stored under a key, or undefined when there is none. */
+void xs_ota_nvs_get(xsMachine *the)
+{
+	nvs_handle_t h = open_nvs(the);
+	char *key = xsmcToString(xsArg(0));
+	size_t length = 0;
+	esp_err_t err = nvs_get_blob(h, key, NULL, &length);
+	if (err == ESP_ERR_NVS_NOT_FOUND) {
+		nvs_close(h);
+		return;
+	}
+	if (err != ESP_OK) {
+		nvs_close(h);
+		check(the, err, "nvs_get_blob");
+	}
+	xsmcSetArrayBuffer(xsResult, NULL, length);
+	key = xsmcToString(xsArg(0)); /* the allocation may have moved the string */
+	err = nvs_get_blob(h, key, xsmcToArrayBuffer(xsResult), &length);
+	nvs_close(h);
+	check(the, err, "nvs_get_blob");
+}
+
+void xs_ota_nvs_set(xsMachine *the)
+{
+	nvs_handle_t h = open_nvs(the);
+	void *data;
+	xsUnsignedValue length;
+	esp_err_t err;
+	xsmcGetBufferReadable(xsArg(1), &data, &length);
+	err = nvs_set_blob(h, xsmcToString(xsArg(0)), data, length);
+	if (err == ESP_OK)
+		err = nvs_commit(h);
+	nvs_close(h);
+	check(the, err, "nvs_set_blob");
+}
+
+void xs_ota_nvs_erase(xsMachine *the)
+{
+	nvs_handle_t h = open_nvs(the);
+	esp_err_t err = nvs_erase_key(h, xsmcToString(xsArg(0)));
+	if (err == ESP_OK)
+		err = nvs_commit(h);
+	nvs_close(h);
+	if (err != ESP_ERR_NVS_NOT_FOUND)
+		check(the, err, "nvs_erase_key");
 }

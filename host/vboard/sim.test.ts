@@ -1,0 +1,129 @@
+// The virtual board as a user meets it: `xs-ota sim`, then curl and xs-ota
+// over its HTTP port and its UART pseudo-terminal, across a reboot.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { buildBoardProgram, ensureFlash } from "./assets.ts";
+import { VirtualBoard } from "./supervisor.ts";
+import { runCli } from "../../test/run-cli.ts";
+import { startSim, type RunningSim } from "../../test/run-sim.ts";
+
+const exec = promisify(execFile);
+
+async function curl(url: string, ...args: string[]): Promise<string> {
+  const { stdout } = await exec("curl", ["-s", "--max-time", "10", ...args, url]);
+  return stdout;
+}
+
+async function getInfo(sim: RunningSim): Promise<Record<string, unknown>> {
+  return JSON.parse(await curl(`${sim.httpUrl}/Sys.GetInfo`));
+}
+
+describe("xs-ota sim (the virtual board)", function () {
+  this.timeout(120_000);
+  let sim: RunningSim;
+  before(async () => (sim = await startSim()));
+  after(() => sim?.stop());
+
+  it("prints where the board is, then its boot log, ROM lines first", () => {
+    const out = sim.output();
+    assert.match(out, /^http: http:\/\/127\.0\.0\.1:\d+\/rpc\nuart: \S+\n/);
+    const rom = out.indexOf("ets Jun  8 2016 00:22:57");
+    const firmware = out.indexOf("RPC ready on UART0 and HTTP /rpc");
+    assert.ok(rom >= 0 && firmware > rom, out);
+  });
+
+  it("answers curl on /rpc/Sys.GetInfo with the fields mos reads", async () => {
+    const info = await getInfo(sim);
+    assert.equal(info.arch, "esp32");
+    assert.equal(info.app, "xs-ota");
+    assert.match(String(info.id), /^esp32_[0-9A-F]{6}$/);
+    assert.match(String(info.mac), /^[0-9A-F]{12}$/);
+    assert.equal(String(info.id).slice(6), String(info.mac).slice(6));
+    assert.match(String(info.fw_id), /^\d{8}-\d{6}\/\S+$/);
+    for (const k of ["uptime", "ram_size", "ram_free", "ram_min_free"]) assert.equal(typeof info[k], "number", k);
+    assert.ok((info.ram_free as number) >= (info.ram_min_free as number) && (info.ram_min_free as number) > 0);
+  });
+
+  it("answers xs-ota call RPC.List over the UART and over HTTP", async () => {
+    for (const port of [sim.uartPath, sim.httpUrl]) {
+      const r = await runCli(["--port", port, "call", "RPC.List"]);
+      assert.equal(r.code, 0, r.stderr);
+      const methods = JSON.parse(r.stdout) as string[];
+      for (const m of ["RPC.List", "RPC.Describe", "RPC.Ping", "Sys.GetInfo", "Sys.Reboot"]) assert.ok(methods.includes(m), `${m} over ${port}`);
+    }
+  });
+
+  it("answers a frame POSTed to /rpc and the REST error mapping", async () => {
+    const frame = await curl(sim.httpUrl, "-d", '{"id":18446744073709551617,"src":"curl","method":"RPC.Ping"}');
+    assert.match(frame, /^\{"id":18446744073709551617,"src":"esp32_[0-9A-F]{6}","dst":"curl","result":\{"channel_info":"127\.0\.0\.1:\d+"\}\}\r\n$/);
+    const status = await curl(`${sim.httpUrl}/No.Such`, "-o", "/dev/null", "-w", "%{http_code}");
+    assert.equal(status, "404");
+  });
+
+  it("reboots on Sys.Reboot: uptime restarts, the boot shows, both channels come back on the same path and port", async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    const before = await getInfo(sim);
+    assert.ok((before.uptime as number) >= 1);
+    const mark = sim.output().length;
+    const r = await runCli(["--port", sim.httpUrl, "call", "Sys.Reboot", '{"delay_ms":300}']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "null\n");
+    await sim.waitFor(/rst:0xc \(SW_CPU_RESET\)[\s\S]*RPC ready on UART0/, 20_000, mark);
+    const after = await getInfo(sim);
+    assert.ok((after.uptime as number) < (before.uptime as number), `uptime ${after.uptime} after ${before.uptime}`);
+    const uart = await runCli(["--port", sim.uartPath, "call", "RPC.Ping"]);
+    assert.equal(uart.code, 0, uart.stderr);
+    assert.deepEqual(JSON.parse(uart.stdout), { channel_info: "UART0" });
+  });
+
+  it("refuses a negative delay with 400", async () => {
+    const r = await runCli(["--port", sim.httpUrl, "call", "Sys.Reboot", '{"delay_ms":-1}']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, "remote error 400: invalid delay value\n");
+  });
+});
+
+describe("the virtual board on a virtual clock", function () {
+  this.timeout(120_000);
+  let board: VirtualBoard;
+  let dir: string;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-vclock-"));
+    const flashPath = path.join(dir, "flash.bin");
+    await ensureFlash(flashPath);
+    board = new VirtualBoard({ binary: buildBoardProgram(), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock: "virtual" });
+    await board.start();
+    await board.waitReady();
+  });
+  after(async () => {
+    await board?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses every call with 418 in the last 100 ms before a reboot, then reboots when the time comes", async () => {
+    const r = await runCli(["--port", board.httpUrl, "call", "Sys.Reboot", '{"delay_ms":60}']);
+    assert.equal(r.code, 0, r.stderr);
+    // Time stands still until advanced: the board stays in its lockout window.
+    for (const port of [board.httpUrl, board.uartPath]) {
+      const refused = await runCli(["--port", port, "call", "RPC.Ping"]);
+      assert.equal(refused.code, 1);
+      assert.equal(refused.stderr, "remote error 418: shutting down in 60 ms\n");
+    }
+    board.advanceClock(40);
+    const closer = await runCli(["--port", board.httpUrl, "call", "RPC.Ping"]);
+    assert.equal(closer.stderr, "remote error 418: shutting down in 20 ms\n");
+    const boots = board.bootCount;
+    const ended = new Promise((resolve) => board.once("boot-end", resolve));
+    board.advanceClock(20);
+    await ended;
+    await board.waitReady();
+    assert.equal(board.bootCount, boots + 1);
+    const ping = await runCli(["--port", board.httpUrl, "call", "RPC.Ping"]);
+    assert.equal(ping.code, 0, ping.stderr);
+  });
+});
