@@ -36,6 +36,7 @@
 #endif
 
 #include "esp_app_desc.h"
+#include "esp_image_format.h"
 #include "esp_log.h"
 #include "esp_mac.h"
 #include "esp_ota_ops.h"
@@ -184,6 +185,18 @@ void xs_ota_slot_info(xsMachine *the)
 	xsmcSet(xsResult, xsID_valid, xsVar(0));
 	if (esp_ota_get_partition_description(p, &desc) == ESP_OK)
 		set_field(the, xsID_version, desc.version, sizeof(desc.version));
+}
+
+/* Length of the valid image in a slot, -1 when it holds none (esp_image_verify). */
+void xs_ota_image_length(xsMachine *the)
+{
+	const esp_partition_t *p = slot_partition(the, xsmcToInteger(xsArg(0)));
+	esp_partition_pos_t pos = {.offset = p->address, .size = p->size};
+	esp_image_metadata_t data;
+	if (esp_image_verify(ESP_IMAGE_VERIFY_SILENT, &pos, &data) == ESP_OK)
+		xsmcSetInteger(xsResult, (xsIntegerValue)data.image_len);
+	else
+		xsmcSetInteger(xsResult, -1);
 }
 
 /* Start writing an image of `size` bytes (0: unknown) into a slot; returns the handle. */

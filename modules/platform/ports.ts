@@ -33,3 +33,66 @@ export interface HeapStats {
   /** Most bytes ever in use since boot. */
   readonly peak: number;
 }
+
+/** ESP-IDF's otadata states (esp_ota_img_states_t); -1 when a slot has no entry. */
+export const OtaState = {
+  NEW: 0,
+  PENDING_VERIFY: 1,
+  VALID: 2,
+  INVALID: 3,
+  ABORTED: 4,
+  UNDEFINED: -1,
+} as const;
+
+export interface SlotInfo {
+  /** Partition size in bytes. */
+  readonly size: number;
+  readonly state: number;
+  /** Holds an image ESP-IDF accepts (its app descriptor reads). */
+  readonly valid: boolean;
+  /** The image's version, when valid. */
+  readonly version?: string;
+}
+
+/**
+ * "board/slots": the app slots (slot N = partition ota_N) and ESP-IDF's
+ * update and rollback mechanism over them. Mechanism only: when to use which
+ * is decided in modules/ota/.
+ */
+export interface SlotsPort {
+  count(): number;
+  /** The slot this boot runs from. */
+  running(): number;
+  /** The slot otadata selects for the next boot. */
+  boot(): number;
+  info(slot: number): SlotInfo;
+  /** Length of the valid image in a slot (header, segments, checksum, hash), or -1. */
+  imageLength(slot: number): number;
+  /** esp_ota_begin on the slot; `size` 0 when unknown. Returns a handle. */
+  begin(slot: number, size: number): number;
+  write(handle: number, bytes: ArrayBuffer | ArrayBufferView): void;
+  /** esp_ota_end: finishes and validates the image. */
+  end(handle: number): void;
+  abort(handle: number): void;
+  /** esp_ota_set_boot_partition: the slot boots next, state NEW. */
+  setBoot(slot: number): void;
+  /** esp_ota_mark_app_valid_cancel_rollback. */
+  markValid(): void;
+  /** esp_ota_mark_app_invalid_rollback_and_reboot: returns only on failure. */
+  markInvalidAndReboot(): void;
+  read(slot: number, offset: number, length: number): ArrayBuffer;
+  /** Hex digest of a slot range, read back from flash. */
+  digest(slot: number, offset: number, length: number, algorithm: "sha1" | "sha256"): string;
+  /** zlib-style CRC-32 continuing from `seed`, computed natively. */
+  crc32(bytes: Uint8Array, seed: number): number;
+  /** Reboot into the previous image after `ms` unless disarmed; runs without JavaScript. */
+  armRollbackTimer(ms: number): void;
+  disarmRollbackTimer(): void;
+}
+
+/** "board/records": small blobs that survive resets and power cuts (NVS). */
+export interface RecordStore {
+  get(key: string): ArrayBuffer | undefined;
+  set(key: string, bytes: ArrayBuffer): void;
+  erase(key: string): void;
+}
