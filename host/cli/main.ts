@@ -8,6 +8,8 @@ import { RemoteError, RpcClient, TimeoutError } from "../client/rpc-client.ts";
 import { TransportError } from "../client/transport.ts";
 import { parseDurationMs } from "./duration.ts";
 import { prettyJson } from "./pretty-json.ts";
+import { registerBuildCommand } from "./build-command.ts";
+import { registerFwinfoCommand } from "./fwinfo-command.ts";
 import { registerSimCommand } from "./sim-command.ts";
 
 /** The command line was wrong in a way only the action can see: exit 2. */
@@ -59,6 +61,8 @@ export function buildProgram(): Command {
     });
 
   registerSimCommand(program);
+  registerBuildCommand(program);
+  registerFwinfoCommand(program);
   return program;
 }
 

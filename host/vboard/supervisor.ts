@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -79,6 +80,8 @@ export class VirtualBoard extends EventEmitter {
   #txBlocked = false;
   #nextRequestId = 1;
   readonly #pending = new Map<number, http.ServerResponse>();
+  /** Downloads the firmware makes (OTA.Update), by link id. */
+  readonly #downloads = new Map<number, http.ClientRequest>();
   #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: VirtualBoardOptions) {
@@ -183,6 +186,13 @@ export class VirtualBoard extends EventEmitter {
       case "http-res":
         this.#answerHttp(message);
         break;
+      case "http-get":
+        this.#httpGet(message);
+        break;
+      case "http-get-cancel":
+        this.#downloads.get(Number(message.id))?.destroy();
+        this.#downloads.delete(Number(message.id));
+        break;
     }
   }
 
@@ -190,9 +200,7 @@ export class VirtualBoard extends EventEmitter {
     if (this.#board !== board) return;
     this.#board = undefined;
     this.#ready = undefined;
-    // Requests in flight die with the board, as TCP connections do at a reset.
-    for (const res of this.#pending.values()) res.socket?.destroy();
-    this.#pending.clear();
+    this.#dropConnections();
     const meaning = code !== null ? (EXIT_MEANING[code] ?? `exit code ${code}`) : `killed by ${signal}`;
     this.emit("boot-end", { code, signal, meaning });
     if (this.#stopping || code === null) return;
@@ -241,6 +249,58 @@ export class VirtualBoard extends EventEmitter {
     res.end(String(message.body ?? ""));
   }
 
+  /** Connections in flight die with the board, as TCP connections do at a reset. */
+  #dropConnections(): void {
+    for (const res of this.#pending.values()) res.socket?.destroy();
+    this.#pending.clear();
+    for (const req of this.#downloads.values()) req.destroy();
+    this.#downloads.clear();
+  }
+
+  /**
+   * One GET for the firmware, streamed back over the link: the host's network
+   * is the board's. Redirects are the firmware's business, so none is followed.
+   */
+  #httpGet(message: LinkFrame["message"]): void {
+    const id = Number(message.id);
+    const fail = (why: string) => {
+      this.#downloads.delete(id);
+      this.#sendLink({ t: "http-get-error", id, message: why });
+    };
+    let url: URL;
+    try {
+      url = new URL(String(message.url));
+    } catch {
+      return fail(`invalid URL: ${String(message.url)}`);
+    }
+    const lib = url.protocol === "https:" ? https : url.protocol === "http:" ? http : undefined;
+    if (!lib) return fail(`unsupported URL scheme ${url.protocol}`);
+    const link = this.#board?.stdio[3] as Writable | undefined;
+    const req = lib.get(url, { headers: message.headers as Record<string, string> }, (res) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
+      this.#sendLink({ t: "http-get-head", id, status: res.statusCode ?? 0, headers });
+      res.on("data", (chunk: Buffer) => {
+        // The board writes flash as data comes: hold the server back while it catches up.
+        if (!link?.write(encodeLinkFrame({ t: "http-get-data", id }, chunk))) {
+          res.pause();
+          link?.once("drain", () => res.resume());
+        }
+      });
+      res.on("end", () => {
+        if (!res.complete) return;
+        this.#downloads.delete(id);
+        this.#sendLink({ t: "http-get-end", id });
+      });
+      res.on("close", () => {
+        if (!res.complete) fail("connection dropped");
+      });
+      res.on("error", (e) => fail(e.message));
+    });
+    req.on("error", (e: NodeJS.ErrnoException) => fail(e.code === "ECONNREFUSED" ? "connection refused" : e.message));
+    this.#downloads.set(id, req);
+  }
+
   #sendLink(message: LinkFrame["message"], bytes?: Uint8Array): void {
     (this.#board?.stdio[3] as Writable | undefined)?.write(encodeLinkFrame(message, bytes));
   }
@@ -277,8 +337,7 @@ export class VirtualBoard extends EventEmitter {
       const exited = new Promise((r) => board.once("exit", r));
       board.kill("SIGKILL");
       await exited;
-      for (const res of this.#pending.values()) res.socket?.destroy();
-      this.#pending.clear();
+      this.#dropConnections();
     }
     this.boot({ reason: options.reason ?? "poweron", powerCutAt: options.powerCutAt });
   }

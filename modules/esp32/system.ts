@@ -17,6 +17,10 @@ export default class System {
   static appDescription(): AppDescription {
     return native("xs_ota_app_description").call(this) as AppDescription;
   }
+  /** Bytes of a base64 text (standard or URL-safe), decoded natively. */
+  static decodeBase64(text: string): Uint8Array {
+    return new Uint8Array(native("xs_ota_base64_decode").call(this, text) as ArrayBuffer);
+  }
   static heap(): HeapStats {
     return native("xs_ota_heap").call(this) as HeapStats;
   }

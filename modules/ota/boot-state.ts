@@ -101,10 +101,11 @@ export class BootStatePolicy {
   }
 
   /**
-   * OTA.Revert, the part after the reply: go back to the revert slot and
-   * reboot. `reboot` is called when ESP-IDF does not reboot by itself.
+   * OTA.Revert, the part after the reply: make the revert slot boot next.
+   * When the trial is running, ESP-IDF marks it invalid and reboots at once;
+   * otherwise the caller restarts.
    */
-  revert(reboot: () => void): void {
+  revert(): void {
     const state = this.read();
     const running = this.#slots.running();
     log.warn("ota", `reverting to slot ${state.revert_slot}`);
@@ -113,7 +114,6 @@ export class BootStatePolicy {
       if (state.active_slot === running) this.#slots.markInvalidAndReboot();
       this.#slots.setBoot(state.revert_slot);
     }
-    reboot();
   }
 
   /** OTA.Revert's check, before replying: error -1 when committed. */

@@ -29,6 +29,10 @@
 // |  -33 | Invalid manifest                                         | manifest: a field has a bad value  |
 // |  -34 | Incomplete update package                                | manifest: no app part              |
 // |  -35 | Bootloader update is not supported                       | manifest: boot part, update: true  |
+// |  -36 | Image does not fit the slot                              | updater: before anything is erased |
+// |  -37 | Not Modified                                             | download: HTTP 304                 |
+// |  -38 | Failed to connect                                        | download: no connection, dropped   |
+// | -1xx.. -5xx | Invalid HTTP response code                        | download: -<HTTP status>           |
 //
 // -1 is left alone: Mongoose OS used it both for "Failed to create file" and as
 // the catch-all of its 2017 replies, so it would be ambiguous.
@@ -55,6 +59,9 @@ export const UpdateCode = {
   INVALID_MANIFEST: -33,
   INCOMPLETE_PACKAGE: -34,
   BOOT_UPDATE: -35,
+  IMAGE_TOO_BIG: -36,
+  NOT_MODIFIED: -37,
+  CONNECT_FAILED: -38,
 } as const;
 
 export type UpdateCode = (typeof UpdateCode)[keyof typeof UpdateCode];
@@ -81,6 +88,9 @@ const REASONS: Readonly<Record<UpdateCode, string>> = {
   [-33]: "Invalid manifest",
   [-34]: "Incomplete update package",
   [-35]: "Bootloader update is not supported",
+  [-36]: "Image does not fit the slot",
+  [-37]: "Not Modified",
+  [-38]: "Failed to connect",
 };
 
 /**
@@ -89,17 +99,23 @@ const REASONS: Readonly<Record<UpdateCode, string>> = {
  * "Required manifest field missing: build_id".
  */
 export class UpdateError extends Error {
-  readonly code: UpdateCode;
+  readonly code: number;
   readonly reason: string;
   readonly detail: string | undefined;
 
-  constructor(code: UpdateCode, detail?: string) {
-    const reason = REASONS[code];
+  constructor(code: UpdateCode, detail?: string);
+  constructor(code: number, detail: string | undefined, reason: string);
+  constructor(code: number, detail?: string, reason: string = REASONS[code as UpdateCode] ?? "Update failed") {
     super(detail ? `${reason}: ${detail}` : reason);
     this.name = "UpdateError";
     this.code = code;
     this.reason = reason;
     this.detail = detail;
+  }
+
+  /** A download answered with an HTTP status we cannot use: code -<status>, as Mongoose reports it. */
+  static httpStatus(status: number): UpdateError {
+    return new UpdateError(-status, String(status), "Invalid HTTP response code");
   }
 
   /** What an unexpected throw (a bug, a native failure) becomes, so a failed update always has a code. */

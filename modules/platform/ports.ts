@@ -96,3 +96,18 @@ export interface RecordStore {
   set(key: string, bytes: ArrayBuffer): void;
   erase(key: string): void;
 }
+
+export interface HttpGetHandlers {
+  /** Status and headers (lower-case names) of the response. */
+  onHeaders(status: number, headers: Readonly<Record<string, string>>): void;
+  /** Body bytes; the view is valid during the call only. */
+  onData(bytes: Uint8Array): void;
+  onEnd(): void;
+  /** The connection failed or dropped. */
+  onError(message: string): void;
+}
+
+/** "board/http-client": one HTTP GET, no redirects followed (the policy is in modules/ota/). */
+export interface HttpClientPort {
+  get(url: string, headers: Readonly<Record<string, string>>, handlers: HttpGetHandlers): { cancel(): void };
+}

@@ -1,0 +1,265 @@
+// One update at a time, from whatever source (OTA.Update's download or the
+// push API of mos ota): bytes -> zip reader -> the app part into the inactive
+// slot -> digests read back -> the slot boots next, on trial. Memory stays
+// constant in the image size: data passes through as views of the incoming
+// chunks, straight to native writes. Any failure aborts the slot write and
+// leaves the boot state as it was.
+
+import { OtaState, type SlotsPort } from "platform/ports";
+import { log } from "sys/log";
+import type { BootStatePolicy } from "ota/boot-state";
+import { planUpdate, type UpdatePlan } from "ota/fw-manifest";
+import { UpdateCode, UpdateError } from "ota/update-error";
+import { ZipStreamReader, type ZipEntry } from "ota/zip-stream";
+
+/** OTA.Status states (struct mgos_ota_status). */
+export const UpdateState = { IDLE: 0, PROGRESS: 1, ERROR: 2, SUCCESS: 3 } as const;
+export type UpdateState = (typeof UpdateState)[keyof typeof UpdateState];
+
+const STATE_NAMES = ["idle", "progress", "error", "success"];
+
+export interface UpdateOptions {
+  /** Seconds the new image has to be committed after its first boot (0: commit at once). */
+  commitTimeout: number;
+  /** Package size when known, for progress. */
+  size?: number;
+  /** Abort when no byte arrives for this long. */
+  inactivityTimeoutMs: number;
+}
+
+export interface UpdaterTimers {
+  /** Run `callback` after `ms`; returns a cancel function. */
+  after(ms: number, callback: () => void): () => void;
+}
+
+export interface UpdateStatus {
+  state: UpdateState;
+  message: string;
+  progress_percent: number;
+}
+
+/** Everything an update in progress holds; dropped as a whole when it ends. */
+class Session {
+  readonly reader: ZipStreamReader;
+  readonly options: UpdateOptions;
+  readonly target: number;
+  plan: UpdatePlan | undefined;
+  handle: number | undefined;
+  appEntry: ZipEntry | undefined;
+  appWritten = false;
+  cancelWatchdog: () => void = () => {};
+  /** Told when the update fails on its own (watchdog) or is aborted, so its source stops too. */
+  onFail: (error: UpdateError) => void = () => {};
+  constructor(reader: ZipStreamReader, options: UpdateOptions, target: number) {
+    this.reader = reader;
+    this.options = options;
+    this.target = target;
+  }
+}
+
+export class Updater {
+  readonly #slots: SlotsPort;
+  readonly #boot: BootStatePolicy;
+  readonly #timers: UpdaterTimers;
+  #session: Session | undefined;
+  #state: UpdateState = UpdateState.IDLE;
+  #message = "";
+  #progress = 0;
+
+  constructor(slots: SlotsPort, boot: BootStatePolicy, timers: UpdaterTimers) {
+    this.#slots = slots;
+    this.#boot = boot;
+    this.#timers = timers;
+  }
+
+  get inProgress(): boolean {
+    return this.#session !== undefined;
+  }
+
+  status(): UpdateStatus {
+    return { state: this.#state, message: this.#message || STATE_NAMES[this.#state]!, progress_percent: this.#progress };
+  }
+
+  /** Why a new update cannot start now (Mongoose's gate), or undefined when it can. */
+  refusal(): string | undefined {
+    if (this.#session) return "Update already in progress";
+    if (!this.#boot.isCommitted()) return "Previous update has not been committed yet";
+    return undefined;
+  }
+
+  begin(options: UpdateOptions, onFail?: (error: UpdateError) => void): void {
+    const refusal = this.refusal();
+    if (refusal) throw new UpdateError(UpdateCode.FAILED, refusal);
+    const running = this.#slots.running();
+    let target = -1;
+    for (let slot = 0; slot < this.#slots.count() && target < 0; slot++) if (slot !== running) target = slot;
+    if (target < 0) throw new UpdateError(UpdateCode.FAILED, "No app slot to update");
+    const session: Session = new Session(
+      new ZipStreamReader(
+        {
+          onManifest: (bytes) => this.#onManifest(session, bytes),
+          onEntry: (entry) => this.#onEntry(session, entry),
+          onData: (bytes) => this.#write(session, bytes),
+          onEntryEnd: (entry) => this.#onEntryEnd(session, entry),
+          onEnd: () => {
+            if (!session.appWritten) throw new UpdateError(UpdateCode.INCOMPLETE_PACKAGE, `the package has no ${session.plan?.app.src ?? "app"} entry`);
+          },
+        },
+        (bytes, seed) => this.#slots.crc32(bytes, seed),
+      ),
+      options,
+      target,
+    );
+    if (onFail) session.onFail = onFail;
+    this.#session = session;
+    this.#set(UpdateState.PROGRESS, "", 0);
+    this.#armWatchdog(session);
+    log.info("ota", `update started: slot ${target}, commit_timeout ${options.commitTimeout} s`);
+  }
+
+  /** The package has been read to its end (the zip's central directory). */
+  get complete(): boolean {
+    return this.#session?.reader.isComplete ?? false;
+  }
+
+  /** Bytes received so far by the zip reader. */
+  get received(): number {
+    return this.#session?.reader.bytesConsumed ?? 0;
+  }
+
+  /** Feed the next bytes of the package; throws the UpdateError that ended the update. */
+  feed(bytes: Uint8Array): void {
+    const session = this.#active();
+    try {
+      session.reader.push(bytes);
+    } catch (e) {
+      throw this.#fail(session, UpdateError.from(e));
+    }
+    this.#armWatchdog(session);
+    const size = session.options.size;
+    if (size) this.#progress = Math.min(99, Math.floor((session.reader.bytesConsumed * 100) / size));
+  }
+
+  /**
+   * All bytes are in: check, then make the new slot boot next on trial. The
+   * caller reboots. Throws (and aborts) when the package was not complete.
+   */
+  finish(): number {
+    const session = this.#active();
+    if (!session.reader.isComplete) throw this.#fail(session, new UpdateError(UpdateCode.NOT_ALL_DATA));
+    try {
+      this.#boot.startTrial(session.target, session.options.commitTimeout);
+    } catch (e) {
+      throw this.#fail(session, new UpdateError(UpdateCode.FAILED, `cannot switch to slot ${session.target}: ${(e as Error).message}`));
+    }
+    session.cancelWatchdog();
+    this.#session = undefined;
+    this.#set(UpdateState.SUCCESS, "Update applied, finalizing", 100);
+    log.info("ota", `update applied: slot ${session.target} (${session.plan?.version}) boots next`);
+    return session.target;
+  }
+
+  /** Stop the update in progress; the slot write is abandoned, the boot state untouched. */
+  abort(error: UpdateError = new UpdateError(UpdateCode.ABORTED)): UpdateError {
+    return this.#session ? this.#fail(this.#session, error) : error;
+  }
+
+  #active(): Session {
+    if (!this.#session) throw new UpdateError(UpdateCode.FAILED, "No update in progress");
+    return this.#session;
+  }
+
+  #set(state: UpdateState, message: string, progress: number): void {
+    this.#state = state;
+    this.#message = message;
+    this.#progress = progress;
+  }
+
+  #armWatchdog(session: Session): void {
+    session.cancelWatchdog();
+    session.cancelWatchdog = this.#timers.after(session.options.inactivityTimeoutMs, () =>
+      this.#fail(session, new UpdateError(UpdateCode.TIMED_OUT, `no data for ${session.options.inactivityTimeoutMs / 1000} s`)),
+    );
+  }
+
+  #fail(session: Session, error: UpdateError): UpdateError {
+    if (this.#session !== session) return error;
+    session.cancelWatchdog();
+    if (session.handle !== undefined) {
+      try {
+        this.#slots.abort(session.handle);
+      } catch {
+        // The write is abandoned either way; the slot is not bootable.
+      }
+    }
+    this.#session = undefined;
+    this.#set(UpdateState.ERROR, error.message, this.#progress);
+    log.error("ota", `update failed: ${error.code} ${error.message}`);
+    session.onFail(error);
+    return error;
+  }
+
+  #onManifest(session: Session, bytes: Uint8Array): void {
+    session.plan = planUpdate(bytes);
+    log.info("ota", `package ${session.plan.version} (${session.plan.buildId})`);
+  }
+
+  #onEntry(session: Session, entry: ZipEntry): "process" | "skip" {
+    const app = session.plan!.app;
+    if (entry.name !== app.src) return "skip";
+    if (app.size !== undefined && app.size !== entry.size) {
+      throw new UpdateError(UpdateCode.INVALID_MANIFEST, `${app.src} is ${entry.size} bytes, the manifest says ${app.size}`);
+    }
+    const slotSize = this.#slots.info(session.target).size;
+    // Checked before esp_ota_begin erases anything.
+    if (entry.size > slotSize) throw new UpdateError(UpdateCode.IMAGE_TOO_BIG, `${entry.size} bytes, slot ${session.target} holds ${slotSize}`);
+    session.appEntry = entry;
+    if (this.#alreadyThere(session, entry)) {
+      log.info("ota", `slot ${session.target} already holds this image: not rewriting it`);
+      session.appWritten = true;
+      return "skip";
+    }
+    try {
+      session.handle = this.#slots.begin(session.target, entry.size);
+    } catch (e) {
+      throw new UpdateError(UpdateCode.WRITE_FAILED, `Failed to start app write: ${(e as Error).message}`);
+    }
+    return "process";
+  }
+
+  /** The target slot holds exactly this image and may boot: no need to erase and rewrite it. */
+  #alreadyThere(session: Session, entry: ZipEntry): boolean {
+    const info = this.#slots.info(session.target);
+    if (!info.valid || info.state === OtaState.INVALID || info.state === OtaState.ABORTED) return false;
+    const app = session.plan!.app;
+    if (app.sha256) return this.#slots.digest(session.target, 0, entry.size, "sha256") === app.sha256;
+    return app.sha1 !== undefined && this.#slots.digest(session.target, 0, entry.size, "sha1") === app.sha1;
+  }
+
+  #write(session: Session, bytes: Uint8Array): void {
+    try {
+      this.#slots.write(session.handle!, bytes);
+    } catch (e) {
+      throw new UpdateError(UpdateCode.WRITE_FAILED, (e as Error).message);
+    }
+  }
+
+  #onEntryEnd(session: Session, entry: ZipEntry): void {
+    if (session.handle === undefined) return;
+    const handle = session.handle;
+    session.handle = undefined;
+    try {
+      this.#slots.end(handle);
+    } catch (e) {
+      throw new UpdateError(UpdateCode.WRITE_FAILED, `Failed to finalize app write: ${(e as Error).message}`);
+    }
+    const app = session.plan!.app;
+    for (const algorithm of ["sha1", "sha256"] as const) {
+      const expected = app[algorithm];
+      if (!expected) continue;
+      const actual = this.#slots.digest(session.target, 0, entry.size, algorithm);
+      if (actual !== expected) throw new UpdateError(UpdateCode.DIGEST_MISMATCH, `${algorithm} of slot ${session.target} is ${actual}, the manifest says ${expected}`);
+    }
+    session.appWritten = true;
+  }
+}
