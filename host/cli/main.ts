@@ -3,24 +3,15 @@
 // port), 2 the command line was wrong.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { openPort } from "../client/open-port.ts";
-import { RemoteError, RpcClient, TimeoutError } from "../client/rpc-client.ts";
+import { RemoteError, TimeoutError } from "../client/rpc-client.ts";
 import { TransportError } from "../client/transport.ts";
 import { parseDurationMs } from "./duration.ts";
+import { UsageError, withClient, type GlobalOptions } from "./connect.ts";
+import { registerOtaCommand } from "./ota-command.ts";
 import { prettyJson } from "./pretty-json.ts";
 import { registerBuildCommand } from "./build-command.ts";
 import { registerFwinfoCommand } from "./fwinfo-command.ts";
 import { registerSimCommand } from "./sim-command.ts";
-
-/** The command line was wrong in a way only the action can see: exit 2. */
-class UsageError extends Error {}
-
-interface GlobalOptions {
-  port?: string;
-  timeout: number;
-  baudRate: number;
-  verbose?: boolean;
-}
 
 function durationOption(value: string): number {
   try {
@@ -60,6 +51,7 @@ export function buildProgram(): Command {
       process.stdout.write(prettyJson(result) + "\n");
     });
 
+  registerOtaCommand(program);
   registerSimCommand(program);
   registerBuildCommand(program);
   registerFwinfoCommand(program);
@@ -71,19 +63,6 @@ function parseArgsJson(text: string): unknown {
     return JSON.parse(text);
   } catch (e) {
     throw new UsageError(`args must be valid JSON: ${(e as Error).message}`);
-  }
-}
-
-async function withClient<T>(options: GlobalOptions, use: (client: RpcClient) => Promise<T>): Promise<T> {
-  const port = options.port ?? process.env.XS_OTA_PORT;
-  if (!port) throw new UsageError("no port: pass --port (serial:///dev/ttyUSB0, /dev/ttyUSB0, http://host/rpc) or set XS_OTA_PORT");
-  const transport = await openPort(port, { baudRate: options.baudRate });
-  if (options.verbose) transport.onLog = (line) => process.stderr.write(`${line}\n`);
-  const client = new RpcClient(transport, { timeoutMs: options.timeout });
-  try {
-    return await use(client);
-  } finally {
-    await client.close();
   }
 }
 

@@ -41,7 +41,7 @@ describe("firmware package for the virtual board", () => {
   it("refuses a replacement that imports what no module provides", async () => {
     await assert.rejects(
       buildFirmwarePackage({ version: "2.0.3", builtAt, firmwareOverride: [["main", 'import x from "no/such";\n']] }),
-      /FirmwareBuildError: replacement module "main" imports "no\/such", which no module provides/,
+      /FirmwareBuildError: module "main" imports "no\/such", which manifest.json does not map for platform vboard/,
     );
   });
 });

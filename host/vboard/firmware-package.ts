@@ -9,8 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { packageAppImage } from "../fwpack/app-package.ts";
 import type { BuiltFwZip } from "../fwpack/fw-zip.ts";
-import { buildVirtualBoardImage } from "../fwpack/virtual-board-image.ts";
-import { FirmwareBuildError, HOST_BUILTINS, compileFirmwareModules, compilerDateTime, importedSpecifiers } from "./firmware.ts";
+import { buildFirmwareImage } from "./firmware.ts";
 
 export const DEFAULT_MANIFEST = fileURLToPath(new URL("../../manifest.json", import.meta.url));
 export const PROJECT_NAME = "xs-ota";
@@ -41,26 +40,15 @@ export interface FirmwarePackage extends BuiltFwZip {
   files?: { zip: string; app: string };
 }
 
-async function firmwareModules(manifestPath: string, override: Iterable<readonly [string, string]>): Promise<Map<string, string>> {
-  const modules = new Map(await compileFirmwareModules(manifestPath));
-  const replaced = new Map(override);
-  for (const [specifier, source] of replaced) modules.set(specifier, source);
-  // The same rule compileFirmwareModules applies to the manifest's modules: an
-  // import nothing provides would only show up as a failed boot.
-  for (const [specifier, source] of replaced) {
-    for (const imported of importedSpecifiers(source)) {
-      if (!modules.has(imported) && !HOST_BUILTINS.has(imported)) {
-        throw new FirmwareBuildError(`replacement module "${specifier}" imports "${imported}", which no module provides`);
-      }
-    }
-  }
-  return modules;
-}
-
 export async function buildFirmwarePackage(options: FirmwarePackageOptions): Promise<FirmwarePackage> {
   const builtAt = options.builtAt ?? new Date(Math.floor(Date.now() / 1000) * 1000);
-  const modules = await firmwareModules(options.manifestPath ?? DEFAULT_MANIFEST, options.firmwareOverride ?? []);
-  const app = buildVirtualBoardImage({ version: options.version, projectName: PROJECT_NAME, modules, ...compilerDateTime(builtAt) });
+  const app = await buildFirmwareImage({
+    manifestPath: options.manifestPath ?? DEFAULT_MANIFEST,
+    version: options.version,
+    projectName: PROJECT_NAME,
+    builtAt,
+    override: options.firmwareOverride,
+  });
   const built: FirmwarePackage = { ...packageAppImage(app, { description: options.description }), app };
   if (options.out !== undefined) {
     fs.mkdirSync(options.out, { recursive: true });

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { transform } from "esbuild";
-import { buildVirtualBoardImage } from "../fwpack/index.ts";
+import { buildVirtualBoardImage, compilerDateTime } from "../fwpack/index.ts";
 
 /** Modules the XS host provides itself (Moddable's built-ins). */
 export const HOST_BUILTINS = new Set(["timer"]);
@@ -82,14 +82,7 @@ export async function compileFirmwareModules(manifestPath: string, platform = "v
     }
     compiled.push([specifier, code]);
   }
-  const names = new Set(compiled.map(([name]) => name));
-  for (const [name, code] of compiled) {
-    for (const imported of importedSpecifiers(code)) {
-      if (!names.has(imported) && !HOST_BUILTINS.has(imported)) {
-        throw new FirmwareBuildError(`module "${name}" imports "${imported}", which manifest.json does not map for platform ${platform}`);
-      }
-    }
-  }
+  checkImports(new Map(compiled), platform);
   return compiled;
 }
 
@@ -97,28 +90,32 @@ export interface FirmwareImageOptions {
   manifestPath: string;
   version: string;
   projectName?: string;
-  /** Build time; defaults to now. */
+  /** Build time; defaults to now (whole seconds). */
   builtAt?: Date;
+  /** Modules to replace or add (specifier, JavaScript source): test firmware that fails on purpose. */
+  override?: Iterable<readonly [string, string]>;
 }
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-/** __DATE__ and __TIME__ as a C compiler would print them, which esp_app_desc_t holds. */
-export function compilerDateTime(d: Date): { date: string; time: string } {
-  const two = (n: number) => String(n).padStart(2, "0");
-  return {
-    date: `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, " ")} ${d.getUTCFullYear()}`,
-    time: `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`,
-  };
+/** Refuse a module set in which some import has no module to resolve to. */
+export function checkImports(modules: ReadonlyMap<string, string>, platform = "vboard"): void {
+  for (const [name, code] of modules) {
+    for (const imported of importedSpecifiers(code)) {
+      if (!modules.has(imported) && !HOST_BUILTINS.has(imported)) {
+        throw new FirmwareBuildError(`module "${name}" imports "${imported}", which manifest.json does not map for platform ${platform}`);
+      }
+    }
+  }
 }
 
 /** The virtual board's app image of the firmware in this repository. */
 export async function buildFirmwareImage(options: FirmwareImageOptions): Promise<Buffer> {
-  const modules = await compileFirmwareModules(options.manifestPath);
+  const modules = new Map(await compileFirmwareModules(options.manifestPath));
+  for (const [specifier, source] of options.override ?? []) modules.set(specifier, source);
+  checkImports(modules);
   return buildVirtualBoardImage({
     version: options.version,
     projectName: options.projectName ?? "xs-ota",
     modules,
-    ...compilerDateTime(options.builtAt ?? new Date()),
+    ...compilerDateTime(options.builtAt ?? new Date(Math.floor(Date.now() / 1000) * 1000)),
   });
 }
