@@ -1,0 +1,118 @@
+// A bench for OTA tests: firmware versions built once per run, a fresh
+// virtual board flashed with v1, an RPC client on its HTTP port, and a
+// package server whose misbehaviour each test chooses.
+
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { HttpTransport } from "../host/client/http-transport.ts";
+import { RpcClient } from "../host/client/rpc-client.ts";
+import { buildBoardProgram, writeFactoryFlash } from "../host/vboard/assets.ts";
+import { FAULTY_MAIN, buildFirmwarePackage, type FirmwarePackage } from "../host/vboard/firmware-package.ts";
+import { VirtualBoard, type ClockMode } from "../host/vboard/supervisor.ts";
+
+export interface Firmware {
+  v1: FirmwarePackage;
+  v2: FirmwarePackage;
+  crash: FirmwarePackage;
+  hang: FirmwarePackage;
+}
+
+let firmware: Promise<Firmware> | undefined;
+
+/** The firmware versions the OTA tests use, built once. */
+export function testFirmware(): Promise<Firmware> {
+  firmware ??= (async () => ({
+    v1: await buildFirmwarePackage({ version: "1.0.0" }),
+    v2: await buildFirmwarePackage({ version: "2.0.0" }),
+    crash: await buildFirmwarePackage({ version: "2.0.1-crash", firmwareOverride: [["main", FAULTY_MAIN["crash-at-start"]]] }),
+    hang: await buildFirmwarePackage({ version: "2.0.2-hang", firmwareOverride: [["main", FAULTY_MAIN.hang]] }),
+  }))();
+  return firmware;
+}
+
+export interface Bench {
+  readonly board: VirtualBoard;
+  readonly rpc: RpcClient;
+  readonly dir: string;
+  /** Console output since the bench started. */
+  console(): string;
+  /** Wait for the board to go down and come up again; resolves with the new boot's ready info. */
+  nextBoot(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startBench(clock: ClockMode = "virtual"): Promise<Bench> {
+  const fw = await testFirmware();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-bench-"));
+  const flashPath = path.join(dir, "flash.bin");
+  writeFactoryFlash(flashPath, fw.v1.app);
+  const board = new VirtualBoard({ binary: buildBoardProgram(), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock });
+  let log = "";
+  board.on("console", (t) => (log += t));
+  await board.start();
+  await board.waitReady();
+  const rpc = new RpcClient(new HttpTransport(new URL(board.httpUrl)), { timeoutMs: 15_000 });
+  return {
+    board,
+    rpc,
+    dir,
+    console: () => log,
+    nextBoot: async (timeoutMs = 30_000) => {
+      if (board.isReady) await new Promise((resolve) => board.once("boot-end", resolve));
+      await board.waitReady(timeoutMs);
+    },
+    close: async () => {
+      await rpc.close();
+      await board.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** How the package server answers one request. */
+export type Serve = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+export interface PackageServer {
+  readonly url: string;
+  /** Requests seen: method, path and Range header. */
+  readonly requests: Array<{ path: string; range?: string }>;
+  close(): Promise<void>;
+}
+
+export async function servePackages(routes: Record<string, Serve>): Promise<PackageServer> {
+  const requests: Array<{ path: string; range?: string }> = [];
+  const server = http.createServer((req, res) => {
+    requests.push({ path: req.url ?? "", range: req.headers.range });
+    const route = routes[req.url ?? ""];
+    if (route) route(req, res);
+    else res.writeHead(404).end("not found");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Serve a file the plain way, honouring Range like any static server. */
+export function file(bytes: Buffer): Serve {
+  return (req, res) => {
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+    if (m && Number(m[1]) < bytes.length) {
+      const from = Number(m[1]);
+      res.writeHead(206, { "Content-Length": bytes.length - from, "Content-Range": `bytes ${from}-${bytes.length - 1}/${bytes.length}` });
+      res.end(bytes.subarray(from));
+    } else {
+      res.writeHead(200, { "Content-Length": bytes.length });
+      res.end(bytes);
+    }
+  };
+}
