@@ -29,7 +29,8 @@ describe("xs-ota sim (the virtual board)", function () {
   before(async () => (sim = await startSim()));
   after(() => sim?.stop());
 
-  it("prints where the board is, then its boot log, ROM lines first", () => {
+  it("prints where the board is, then its boot log, ROM lines first", async () => {
+    await sim.waitFor(/RPC ready on UART0 and HTTP \/rpc/);
     const out = sim.output();
     assert.match(out, /^http: http:\/\/127\.0\.0\.1:\d+\/rpc\nuart: \S+\n/);
     const rom = out.indexOf("ets Jun  8 2016 00:22:57");

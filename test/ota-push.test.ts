@@ -1,0 +1,160 @@
+// `xs-ota ota` (the push API mos ota uses) against the virtual board, over its
+// UART and its HTTP port, including a lost OTA.Write reply and an abort.
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { RemoteError } from "../host/client/rpc-client.ts";
+import { buildFwZip } from "../host/fwpack/fw-zip.ts";
+import { runCli } from "./run-cli.ts";
+import { startBench, testFirmware, type Bench } from "./ota-rig.ts";
+
+const info = async (b: Bench) => (await b.rpc.call("Sys.GetInfo")) as { fw_version: string };
+const bootState = (b: Bench) => b.rpc.call("OTA.GetBootState");
+
+/** An HTTP proxy in front of the board that loses the reply to the Nth OTA.Write (1-based). */
+async function lossyProxy(target: string, loseWrite: number) {
+  const offsets: number[] = [];
+  let writes = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const frame = JSON.parse(body.toString()) as { method: string; params?: { offset?: number } };
+      const lose = frame.method === "OTA.Write" && ++writes === loseWrite;
+      if (frame.method === "OTA.Write") offsets.push(frame.params!.offset!);
+      const upstream = http.request(target, { method: "POST", headers: { "Content-Type": "application/json" } }, (up) => {
+        const reply: Buffer[] = [];
+        up.on("data", (c: Buffer) => reply.push(c));
+        up.on("end", () => {
+          // The device did the write; only its answer is lost on the way.
+          if (lose) req.socket.destroy();
+          else res.writeHead(up.statusCode ?? 502, up.headers).end(Buffer.concat(reply));
+        });
+      });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/rpc`,
+    offsets,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+}
+
+describe("xs-ota ota (push) on the virtual board", function () {
+  this.timeout(180_000);
+  let bench: Bench;
+  let v2zip: string;
+  beforeEach(async () => {
+    bench = await startBench();
+    v2zip = path.join(bench.dir, "v2.zip");
+    fs.writeFileSync(v2zip, (await testFirmware()).v2.zip);
+  });
+  afterEach(() => bench.close());
+
+  async function rebootIntoUpdate(): Promise<void> {
+    const booted = bench.nextBoot();
+    bench.board.advanceClock(200);
+    await booted;
+  }
+
+  it("updates over HTTP, pending with the commit timeout given", async () => {
+    const r = await runCli(["--port", bench.board.httpUrl, "ota", v2zip, "--commit-timeout", "30"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /update applied: .* within 30 s/);
+    await rebootIntoUpdate();
+    assert.equal((await info(bench)).fw_version, "2.0.0");
+    assert.deepEqual(await bootState(bench), { active_slot: 1, is_committed: false, revert_slot: 0, commit_timeout: 30 });
+  });
+
+  it("updates over the UART, speaking mos's framing and handshake", async () => {
+    const r = await runCli(["--port", bench.board.uartPath, "ota", v2zip, "--commit-timeout", "0"]);
+    assert.equal(r.code, 0, r.stderr);
+    await rebootIntoUpdate();
+    assert.equal((await info(bench)).fw_version, "2.0.0");
+    assert.deepEqual(await bootState(bench), { active_slot: 1, is_committed: true, revert_slot: 0, commit_timeout: 0 });
+  });
+
+  it("retries a write whose reply was lost, at the same offset, without corrupting the image", async () => {
+    const proxy = await lossyProxy(bench.board.httpUrl, 3);
+    try {
+      const r = await runCli(["--port", proxy.url, "--timeout", "3s", "ota", v2zip, "--commit-timeout", "0"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(proxy.offsets[2], proxy.offsets[3], `offsets ${proxy.offsets.slice(0, 5)}`);
+      assert.equal(proxy.offsets[2], 1024);
+    } finally {
+      await proxy.close();
+    }
+    await rebootIntoUpdate();
+    assert.equal((await info(bench)).fw_version, "2.0.0");
+  });
+
+  it("OTA.End mid-stream aborts, leaves v1 intact, and a new OTA.Begin works", async () => {
+    const zip = (await testFirmware()).v2.zip;
+    await bench.rpc.call("OTA.Begin", { size: zip.length, commit_timeout: 0 });
+    for (let offset = 0; offset < 4096; offset += 512) {
+      await bench.rpc.call("OTA.Write", { offset, data: zip.subarray(offset, offset + 512).toString("base64") });
+    }
+    const status = (await bench.rpc.call("OTA.Status")) as { state: number; progress_percent: number };
+    assert.equal(status.state, 1);
+    assert.ok(status.progress_percent > 0 && status.progress_percent < 10, `progress ${status.progress_percent}`);
+    await assert.rejects(bench.rpc.call("OTA.End"), (e: unknown) => e instanceof RemoteError && e.code === -3 && e.remoteMessage === "Update aborted");
+    assert.deepEqual(await bench.rpc.call("OTA.Status"), { state: 2, message: "Update aborted", progress_percent: status.progress_percent, is_committed: true, commit_timeout: 0, partition: 0 });
+    assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
+    const booted = bench.nextBoot();
+    await bench.rpc.call("Sys.Reboot", { delay_ms: 0 });
+    bench.board.advanceClock(1);
+    await booted;
+    assert.equal((await info(bench)).fw_version, "1.0.0");
+    assert.equal(await bench.rpc.call("OTA.Begin", { size: zip.length }), null);
+    assert.equal(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 1);
+  });
+
+  it("refuses a write at the wrong offset, naming the expected one", async () => {
+    const zip = (await testFirmware()).v2.zip;
+    await bench.rpc.call("OTA.Begin", { size: zip.length });
+    await bench.rpc.call("OTA.Write", { offset: 0, data: zip.subarray(0, 512).toString("base64") });
+    await assert.rejects(
+      bench.rpc.call("OTA.Write", { offset: 2048, data: zip.subarray(2048, 2560).toString("base64") }),
+      (e: unknown) => e instanceof RemoteError && e.code === 400 && e.remoteMessage === "unexpected offset 2048, expected 512",
+    );
+  });
+
+  it("refuses a corrupted package with Invalid CRC and keeps booting v1", async () => {
+    const zip = Buffer.from((await testFirmware()).v2.zip);
+    zip[zip.length - 2000] ^= 0x40;
+    const bad = path.join(bench.dir, "bad.zip");
+    fs.writeFileSync(bad, zip);
+    const r = await runCli(["--port", bench.board.httpUrl, "ota", bad, "--force"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /write failed at offset \d+: remote error -23: Invalid CRC/);
+    assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
+    assert.equal(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 2);
+  });
+
+  it("refuses an image larger than the slot before erasing anything", async () => {
+    // A snapshot in slot 1 shows whether the refused update touched the slot.
+    assert.deepEqual(await bench.rpc.call("OTA.CreateSnapshot"), { slot: 1 });
+    const big = Buffer.alloc(0x180000 + 16, 0xe9);
+    const { zip } = buildFwZip({
+      name: "xs-ota",
+      platform: "esp32",
+      version: "9.9.9",
+      buildId: "x/9.9.9",
+      modified: new Date(0),
+      files: [{ part: "app", src: "app.bin", data: big, attrs: { type: "app" } }],
+    });
+    const file = path.join(bench.dir, "big.zip");
+    fs.writeFileSync(file, zip);
+    const r = await runCli(["--port", bench.board.httpUrl, "ota", file, "--force", "--chunk-size", "2048"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /remote error -36: Image does not fit the slot/);
+    // Slot 1 still holds a valid image: it can be named as the revert slot.
+    assert.equal(await bench.rpc.call("OTA.SetBootState", { revert_slot: 1 }), null);
+  });
+});
