@@ -1,0 +1,112 @@
+// OTA.Update's download against servers that misbehave (spec/mos-rpc.md
+// §7.26): redirects, dropped connections resumed with Range, servers that
+// ignore Range or refuse it, 304, 404, nobody listening, and a stalled
+// transfer that the progress watchdog ends. Each failure leaves v1 booting.
+
+import assert from "node:assert/strict";
+import type http from "node:http";
+import { RemoteError } from "../host/client/rpc-client.ts";
+import { file, servePackages, startBench, testFirmware, type Bench, type PackageServer, type Serve } from "./ota-rig.ts";
+
+const info = async (b: Bench) => ((await b.rpc.call("Sys.GetInfo")) as { fw_version: string }).fw_version;
+
+/** Send the first `cut` bytes of the body (with the full length announced), then drop the connection. */
+function dropsAfter(bytes: Buffer, cut: number): Serve {
+  return (_req, res) => {
+    res.writeHead(200, { "Content-Length": bytes.length });
+    res.write(bytes.subarray(0, cut), () => res.socket?.destroy());
+  };
+}
+
+describe("OTA.Update downloads", function () {
+  this.timeout(120_000);
+  let bench: Bench;
+  let server: PackageServer | undefined;
+  let zip: Buffer;
+
+  before(async () => (zip = (await testFirmware()).v2.zip));
+  beforeEach(async () => (bench = await startBench()));
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    await bench.close();
+  });
+
+  async function updateFrom(routes: Record<string, Serve>, path: string): Promise<unknown> {
+    server = await servePackages(routes);
+    return bench.rpc.call("OTA.Update", { url: `${server.url}${path}`, commit_timeout: 0 });
+  }
+
+  async function expectApplied(result: Promise<unknown>): Promise<void> {
+    assert.equal(await result, null);
+    const booted = bench.nextBoot();
+    bench.board.advanceClock(200);
+    await booted;
+    assert.equal(await info(bench), "2.0.0");
+  }
+
+  async function expectRefused(result: Promise<unknown>, code: number, message: RegExp): Promise<void> {
+    await assert.rejects(result, (e: unknown) => e instanceof RemoteError && e.code === code && message.test(e.remoteMessage));
+    assert.deepEqual(await bench.rpc.call("OTA.GetBootState"), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
+    assert.equal(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 2);
+  }
+
+  it("follows a 302 and a relative 301", async () => {
+    const redirect = (to: string, status = 302): Serve => (_req, res) => res.writeHead(status, { Location: to }).end();
+    await expectApplied(updateFrom({ "/old": redirect("/moved/fw.zip"), "/moved/fw.zip": redirect("final.zip", 301), "/moved/final.zip": file(zip) }, "/old"));
+    assert.deepEqual(server!.requests.map((r) => r.path), ["/old", "/moved/fw.zip", "/moved/final.zip"]);
+  });
+
+  it("resumes a dropped transfer with Range", async () => {
+    let calls = 0;
+    const flaky: Serve = (req, res) => (++calls === 1 ? dropsAfter(zip, 30_000)(req, res) : file(zip)(req, res));
+    await expectApplied(updateFrom({ "/fw.zip": flaky }, "/fw.zip"));
+    assert.deepEqual(server!.requests.map((r) => r.range), [undefined, "bytes=30000-"]);
+  });
+
+  it("starts over cleanly when the server ignores Range (200) or refuses it (416)", async () => {
+    let calls = 0;
+    const ignoresRange: Serve = (req, res) => (++calls === 1 ? dropsAfter(zip, 20_000)(req, res) : (res.writeHead(200, { "Content-Length": zip.length }), res.end(zip)));
+    await expectApplied(updateFrom({ "/fw.zip": ignoresRange }, "/fw.zip"));
+    await bench.close();
+    bench = await startBench();
+    await server!.close();
+    calls = 0;
+    const refusesRange: Serve = (req: http.IncomingMessage, res) => {
+      ++calls;
+      if (calls === 1) return dropsAfter(zip, 20_000)(req, res);
+      if (req.headers.range) return void res.writeHead(416).end();
+      file(zip)(req, res);
+    };
+    await expectApplied(updateFrom({ "/fw.zip": refusesRange }, "/fw.zip"));
+    assert.deepEqual(server!.requests.map((r) => r.range), [undefined, "bytes=20000-", undefined]);
+  });
+
+  it("reports 304, 404 and a refused connection, and keeps v1", async () => {
+    await expectRefused(updateFrom({ "/fw.zip": (_q, res) => res.writeHead(304).end() }, "/fw.zip"), -37, /^-37 Not Modified$/);
+    await server!.close();
+    await expectRefused(updateFrom({}, "/missing.zip"), -404, /^-404 Invalid HTTP response code: 404$/);
+    await expectRefused(bench.rpc.call("OTA.Update", { url: "http://127.0.0.1:9/fw.zip" }), -38, /^-38 Failed to connect: connection refused$/);
+  });
+
+  it("gives up on a server that keeps dropping the connection", async () => {
+    await expectRefused(updateFrom({ "/fw.zip": dropsAfter(zip, 10_000) }, "/fw.zip"), -14, /^-14 Not all data was processed: .*gave up after 5 resumes$/);
+  });
+
+  it("ends a stalled transfer with the progress watchdog, not a fixed total time", async () => {
+    server = await servePackages({
+      "/slow.zip": (_req, res) => {
+        res.writeHead(200, { "Content-Length": zip.length });
+        res.write(zip.subarray(0, 8_000)); // ...and then nothing more
+      },
+    });
+    const result = bench.rpc.call("OTA.Update", { url: `${server.url}/slow.zip`, commit_timeout: 0, timeout: 60 }, { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    // Progress so far keeps the watchdog quiet...
+    bench.board.advanceClock(59_000);
+    assert.equal(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 1);
+    // ...a minute without a byte ends it.
+    bench.board.advanceClock(2_000);
+    await expectRefused(result, -13, /^-13 Update timed out: no data for 60 s$/);
+  });
+});
