@@ -1,0 +1,1 @@
+export function join(a, b) { return `${a}, ${b}`; }

@@ -1,0 +1,1 @@
+export function f() @ "xs_vb_no_such_symbol";

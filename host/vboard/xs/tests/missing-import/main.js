@@ -1,0 +1,2 @@
+import { nothing } from "lib/not-there";
+trace(nothing);

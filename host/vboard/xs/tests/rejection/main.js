@@ -1,0 +1,6 @@
+async function later() {
+  await 0;
+  throw new TypeError("nobody catches this");
+}
+later();
+trace("main done\n");

@@ -1,0 +1,3 @@
+trace("evaluating bad\n");
+function fail() { throw new Error("bad module"); }
+fail();

@@ -1,0 +1,2 @@
+import "./bad";
+trace("not reached\n");

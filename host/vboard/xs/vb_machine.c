@@ -1,0 +1,358 @@
+/*
+ * The XS machine of the virtual board: creation with ESP32-like parameters,
+ * the platform hooks XS requires (memory, promise queue, abort), the
+ * globals the firmware expects from Moddable (trace, native, Native), the
+ * panic path and the memory statistics.
+ */
+#include "xsAll.h"
+#include "xs.h"
+#include "vb_host.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+
+/* ESP32-like creation parameters; the Makefile may override them. */
+#ifndef VB_XS_CHUNK_INITIAL
+#define VB_XS_CHUNK_INITIAL (32 * 1024)
+#endif
+#ifndef VB_XS_CHUNK_INCREMENT
+#define VB_XS_CHUNK_INCREMENT (16 * 1024)
+#endif
+#ifndef VB_XS_HEAP_INITIAL
+#define VB_XS_HEAP_INITIAL 4096
+#endif
+#ifndef VB_XS_HEAP_INCREMENT
+#define VB_XS_HEAP_INCREMENT 2048
+#endif
+#ifndef VB_XS_STACK
+#define VB_XS_STACK 2048
+#endif
+#ifndef VB_XS_KEYS_INITIAL
+#define VB_XS_KEYS_INITIAL 2048
+#endif
+#ifndef VB_XS_KEYS_INCREMENT
+#define VB_XS_KEYS_INCREMENT 512
+#endif
+
+static txMachine *gMachine;     /* one machine per process: one boot */
+static int gPanicking;
+
+/* ---- memory: every slot and chunk block goes through here ---- */
+
+/* A size header in front of each block lets fxFree* account for it.
+   16 bytes keeps the malloc alignment of i386 glibc. */
+typedef union { size_t size; max_align_t align; } vb_block_header;
+
+static size_t gMemLimit;       /* --mem-limit; 0 = no cap */
+static size_t gMemAllocated;
+
+static void *vb_alloc(size_t size)
+{
+	vb_block_header *block;
+	if (gMemLimit && (size > gMemLimit || gMemAllocated > gMemLimit - size))
+		return NULL;        /* XS then collects garbage and, failing that, aborts with "memory full" */
+	block = malloc(sizeof(*block) + size);
+	if (!block)
+		return NULL;
+	block->size = size;
+	gMemAllocated += size;
+	return block + 1;
+}
+
+static void vb_free(void *data)
+{
+	vb_block_header *block;
+	if (!data)
+		return;
+	block = (vb_block_header *)data - 1;
+	gMemAllocated -= block->size;
+	free(block);
+}
+
+void *fxAllocateChunks(txMachine *the, txSize size)
+{
+	(void)the;
+	return vb_alloc((size_t)size);
+}
+
+void fxFreeChunks(txMachine *the, void *chunks)
+{
+	(void)the;
+	vb_free(chunks);
+}
+
+txSlot *fxAllocateSlots(txMachine *the, txSize count)
+{
+	(void)the;
+	return vb_alloc((size_t)count * sizeof(txSlot));
+}
+
+void fxFreeSlots(txMachine *the, void *slots)
+{
+	(void)the;
+	vb_free(slots);
+}
+
+void vb_memstats(vb_memstats_t *stats)
+{
+	txMachine *the = gMachine;
+	memset(stats, 0, sizeof(*stats));
+	stats->slotSize = sizeof(txSlot);
+	stats->allocatedBytes = gMemAllocated;
+	stats->heapLimit = gMemLimit;
+	if (!the)
+		return;
+	stats->slotsCurrent = the->currentHeapCount;
+	stats->slotsPeak = the->peakHeapCount;
+	stats->slotsMax = the->maximumHeapCount;
+	stats->chunksCurrent = the->currentChunksSize;
+	stats->chunksPeak = the->peakChunksSize;
+	stats->chunksMax = the->maximumChunksSize;
+}
+
+void vb_collect_garbage(void *the)
+{
+	fxCollectGarbage(the);
+}
+
+/* Tests read the final statistics from VB_MEMSTATS_FILE, whatever the exit path. */
+static void vb_write_memstats_file(void)
+{
+	const char *path = getenv("VB_MEMSTATS_FILE");
+	vb_memstats_t s;
+	FILE *file;
+	if (!path || !*path)
+		return;
+	vb_memstats(&s);
+	file = fopen(path, "w");
+	if (!file)
+		return;
+	fprintf(file, "{\"slotSize\":%zu,\"slotsCurrent\":%zu,\"slotsPeak\":%zu,\"slotsMax\":%zu,"
+		"\"chunksCurrent\":%zu,\"chunksPeak\":%zu,\"chunksMax\":%zu,"
+		"\"allocatedBytes\":%zu,\"heapLimit\":%zu}\n",
+		s.slotSize, s.slotsCurrent, s.slotsPeak, s.slotsMax,
+		s.chunksCurrent, s.chunksPeak, s.chunksMax, s.allocatedBytes, s.heapLimit);
+	fclose(file);
+}
+
+/* ---- panic: what the device would show before it reboots ---- */
+
+void vb_panic(const char *what, const char *detail)
+{
+	static const char prefix[] = "Guru Meditation: ";
+	size_t size = sizeof(prefix) + strlen(what) + (detail ? 2 + strlen(detail) : 0) + 1;
+	char *line = malloc(size);
+	if (line) {
+		snprintf(line, size, "%s%s%s%s\n", prefix, what, detail ? ": " : "", detail ? detail : "");
+		vb_uart_write(line, strlen(line));
+		if (write(2, line, strlen(line)) < 0) { /* nothing left to report to */ }
+	}
+	else
+		vb_uart_write("Guru Meditation: memory full\n", 29);
+	exit(VB_EXIT_PANIC);
+}
+
+/* Prints the error's stack (XS puts "Name: message" first), or String(value). */
+static void vb_panic_value(txMachine *the, const char *what, txSlot *value) __attribute__((noreturn));
+static void vb_panic_value(txMachine *the, const char *what, txSlot *value)
+{
+	char *volatile text = NULL;
+	if (gPanicking)   /* converting the value failed hard (memory full...) */
+		vb_panic(what, "(value not printable)");
+	gPanicking = 1;
+	mxPush(*value);
+	mxException = mxUndefined;
+	mxTry(the) {
+		txSlot *slot = the->stack;
+		if (mxIsReference(slot)) {
+			mxPushSlot(slot);
+			mxGetID(mxID(_stack));
+			if (mxIsStringPrimitive(the->stack))
+				*slot = *the->stack;
+			mxPop();
+		}
+		text = strdup(fxToString(the, slot));
+	}
+	mxCatch(the) {
+		text = NULL;
+	}
+	vb_panic(what, text ? text : "(value not printable)");
+}
+
+void fxAbort(txMachine *the, int status)
+{
+	switch (status) {
+	case XS_NOT_ENOUGH_MEMORY_EXIT:
+		vb_panic("memory full", NULL);
+	case XS_STACK_OVERFLOW_EXIT:
+		vb_panic("stack overflow", NULL);
+	case XS_NO_MORE_KEYS_EXIT:
+		vb_panic("not enough keys", NULL);
+	case XS_UNHANDLED_EXCEPTION_EXIT:
+		vb_panic_value(the, "uncaught exception", &mxException);
+	case XS_UNHANDLED_REJECTION_EXIT:
+		vb_panic_value(the, "unhandled rejection", &mxException);
+	default: {
+		char detail[32];
+		snprintf(detail, sizeof(detail), "XS abort %d", status);
+		vb_panic("fatal error", detail);
+	}
+	}
+}
+
+/* ---- promise jobs ---- */
+
+void fxQueuePromiseJobs(txMachine *the)
+{
+	the->promiseJobs = 1;
+}
+
+void vb_run_jobs(void *machine)
+{
+	txMachine *the = machine;
+	do {
+		while (the->promiseJobs) {
+			the->promiseJobs = 0;
+			fxRunPromiseJobs(the);
+		}
+		fxEndJob(the);   /* FinalizationRegistry callbacks may queue more jobs */
+	} while (the->promiseJobs);
+	/* Like Node: a rejection still unhandled once the jobs are drained is fatal. */
+	fxCheckUnhandledRejections(the, 1);
+}
+
+/* ---- globals ---- */
+
+/* trace(...): Moddable's console output, bytes to the UART as they are (no newline added). */
+static void vb_fx_trace(txMachine *the)
+{
+	txInteger i;
+	for (i = 0; i < mxArgc; i++) {
+		txString text = fxToString(the, mxArgv(i));
+		vb_uart_write(text, strlen(text));
+	}
+}
+
+/* native(name) and Native(name) bind C symbols at run time, as xsc does at
+   build time on the device. One binding per name, kept for the life of the
+   machine (as the device's host table is): `native("x").call(this)` in a
+   method then costs no allocation per call. */
+typedef struct vb_binding {
+	struct vb_binding *next;
+	txSlot value;
+	int isClass;
+	char name[];
+} vb_binding;
+
+static vb_binding *gBindings;
+
+static void vb_fx_native_base(txMachine *the)
+{
+	(void)the;   /* the instance is created by XS (base class flag) from new.target's prototype */
+}
+
+static void vb_bind(txMachine *the, int isClass)
+{
+	char name[256];
+	vb_binding *binding;
+	void *symbol;
+	if (mxArgc < 1)
+		mxTypeError("%s: no name", isClass ? "Native" : "native");
+	fxToStringBuffer(the, mxArgv(0), name, sizeof(name));
+	for (binding = gBindings; binding; binding = binding->next) {
+		if (binding->isClass == isClass && !strcmp(binding->name, name)) {
+			mxResult->kind = binding->value.kind;
+			mxResult->value = binding->value.value;
+			return;
+		}
+	}
+	symbol = dlsym(RTLD_DEFAULT, name);
+	if (!symbol)
+		mxReferenceError("host function not found: %s", name);
+	if (isClass) {
+		/* What `class @ "destructor" {}` compiles to: a base class whose
+		   prototype is a host object carrying the destructor; XS gives
+		   every instance (and every subclass prototype) a host slot with
+		   the same destructor. */
+		txSlot *constructor;
+		fxNewHostObject(the, (txDestructor)symbol);
+		constructor = fxNewHostConstructor(the, vb_fx_native_base, 0, XS_NO_ID);
+		constructor->next->flag |= XS_BASE_FLAG;
+	}
+	else
+		fxNewHostFunction(the, (txCallback)symbol, 0, fxNewNameC(the, name), XS_NO_ID);
+	binding = c_malloc(sizeof(vb_binding) + strlen(name) + 1);
+	if (!binding)
+		fxAbort(the, XS_NOT_ENOUGH_MEMORY_EXIT);
+	memset(binding, 0, sizeof(vb_binding));
+	binding->isClass = isClass;
+	strcpy(binding->name, name);
+	binding->value.kind = the->stack->kind;
+	binding->value.value = the->stack->value;
+	fxRemember(the, &binding->value);
+	binding->next = gBindings;
+	gBindings = binding;
+	mxPullSlot(mxResult);
+}
+
+static void vb_fx_native(txMachine *the)
+{
+	vb_bind(the, 0);
+}
+
+static void vb_fx_Native(txMachine *the)
+{
+	vb_bind(the, 1);
+}
+
+static void vb_define_global(txMachine *the, const char *name, txCallback callback, txInteger length)
+{
+	txSlot *property;
+	fxNewHostFunction(the, callback, length, fxNewNameC(the, (txString)name), XS_NO_ID);
+	property = mxBehaviorSetProperty(the, mxGlobal.value.reference, fxNewNameC(the, (txString)name), 0, XS_OWN);
+	property->flag = XS_DONT_ENUM_FLAG;
+	property->kind = the->stack->kind;
+	property->value = the->stack->value;
+	mxPop();
+}
+
+/* ---- entry ---- */
+
+void vb_xs_run(const uint8_t *archive, size_t size, size_t mem_limit)
+{
+	txCreation creation = {
+		.initialChunkSize = VB_XS_CHUNK_INITIAL,
+		.incrementalChunkSize = VB_XS_CHUNK_INCREMENT,
+		.initialHeapCount = VB_XS_HEAP_INITIAL,
+		.incrementalHeapCount = VB_XS_HEAP_INCREMENT,
+		.stackCount = VB_XS_STACK,
+		.initialKeyCount = VB_XS_KEYS_INITIAL,
+		.incrementalKeyCount = VB_XS_KEYS_INCREMENT,
+		.nameModulo = 1993,
+		.symbolModulo = 127,
+		.parserBufferSize = 64 * 1024,
+		.parserTableModulo = 1993,
+		.staticSize = 0,
+	};
+	txMachine *the;
+
+	gMemLimit = mem_limit;
+	atexit(vb_write_memstats_file);
+	vb_io_init();
+	vb_task_wdt_start();
+	if (vb_archive_open(archive, size))
+		vb_panic("fatal error", "invalid module archive");
+	the = gMachine = fxCreateMachine(&creation, "vboard", NULL, XS_NO_ID);
+	if (!the)
+		vb_panic("memory full", NULL);
+
+	xsBeginHost(the);   /* an exception escaping here panics through fxAbort */
+	{
+		vb_define_global(the, "trace", vb_fx_trace, 1);
+		vb_define_global(the, "native", vb_fx_native, 1);
+		vb_define_global(the, "Native", vb_fx_Native, 1);
+		vb_run_main(the);
+	}
+	xsEndHost(the);
+	vb_loop_run(gMachine);
+}
