@@ -11,7 +11,7 @@ SHELL := /bin/bash
 DEBIAN_PACKAGES := gcc-multilib socat mosquitto mosquitto-clients unzip
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: help setup build typecheck test sim bench esp32 flash hil clean
+.PHONY: help setup build typecheck vboard test sim bench esp32 flash hil clean
 
 help:
 	@echo "make sim      build the firmware and boot the virtual board"
@@ -44,13 +44,21 @@ typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json
 	npx tsc -p tsconfig.host.json
 
-build: setup typecheck
+# The virtual board's program (32-bit XS host + emulated ESP-IDF + the native module).
+vboard: setup
+	$(MAKE) -s -C host/vboard
 
-test: setup typecheck
+build: setup typecheck vboard
+
+# C tests of the emulated ESP-IDF first (formats, bootloader, power cuts), then
+# every TypeScript test (unit, CLI, the virtual board end to end).
+test: build
+	$(MAKE) -s -C host/vboard/idf test
 	npx mocha
 
+# SIM_ARGS passes options through, e.g. make sim SIM_ARGS="--http-port 9090 --clock virtual".
 sim: build
-	@echo "error: the virtual board is not built yet (issue: the virtual board)" >&2; exit 2
+	node host/cli/bin.js sim $(SIM_ARGS)
 
 bench: build
 	@echo "error: no benchmarks yet" >&2; exit 2
