@@ -61,7 +61,7 @@ sim: build
 	node host/cli/bin.js sim $(SIM_ARGS)
 
 bench: build
-	@echo "error: no benchmarks yet" >&2; exit 2
+	npx tsx --tsconfig tsconfig.json bench/run.ts
 
 # The real-board build runs where Moddable and ESP-IDF are installed; say
 # what is missing at once rather than failing deep inside mcconfig.

@@ -1,0 +1,87 @@
+// Benchmarks of the virtual board. Each figure is a ratio against an anchor
+// measured in the same run, so a noisy machine shifts both sides alike:
+//
+//   idle heap      peak XS heap of the idle firmware after boot (32-bit
+//                  build: 16-byte slots, as on the ESP32); anchor: none, the
+//                  absolute figure is the anchor of the next two
+//   heap, big OTA  peak XS heap while a 1 MB package streams in, over the
+//                  peak while a 76 KB one does: constant memory means ~1.0
+//   UART payload   firmware bytes per second through `xs-ota ota` on the
+//                  UART, over the line rate of 115200 baud 8N1 (11520 B/s)
+//
+// Figures go to bench/results/<name>.json, committed, so history shows progress.
+
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildFirmwarePackage } from "../host/vboard/firmware-package.ts";
+import { runCli } from "../test/run-cli.ts";
+import { startBench, testFirmware, type Bench } from "../test/ota-rig.ts";
+
+const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
+const LINE_RATE = 115200 / 10;
+
+interface Info {
+  ram_size: number;
+  ram_min_free: number;
+}
+
+async function peakHeap(bench: Bench): Promise<number> {
+  const info = (await bench.rpc.call("Sys.GetInfo")) as Info;
+  return info.ram_size - info.ram_min_free;
+}
+
+/** Push a package with OTA.Begin/Write (not End) and return the peak heap meanwhile. */
+async function peakWhilePushing(zip: Buffer): Promise<number> {
+  const bench = await startBench();
+  try {
+    await bench.rpc.call("OTA.Begin", { size: zip.length, commit_timeout: 0 });
+    for (let offset = 0; offset < zip.length; offset += 2048) {
+      await bench.rpc.call("OTA.Write", { offset, data: zip.subarray(offset, offset + 2048).toString("base64") });
+    }
+    return await peakHeap(bench);
+  } finally {
+    await bench.close();
+  }
+}
+
+function save(name: string, figures: Record<string, unknown>): void {
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const record = { name, date: new Date().toISOString(), ...figures };
+  fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(record, null, 2) + "\n");
+}
+
+async function main(): Promise<void> {
+  const fw = await testFirmware();
+
+  const idle = await startBench();
+  const idlePeak = await peakHeap(idle).finally(() => idle.close());
+  console.log(`idle heap      peak ${idlePeak} bytes after boot (32-bit XS)`);
+  save("idle-heap", { peak_bytes: idlePeak });
+
+  // A 1 MB package: the same firmware plus a module nobody imports.
+  const big = await buildFirmwarePackage({ version: "3.0.0-big", firmwareOverride: [["ballast", `export default "${"x".repeat(1024 * 1024)}";\n`]] });
+  const smallPeak = await peakWhilePushing(fw.v2.zip);
+  const bigPeak = await peakWhilePushing(big.zip);
+  const heapRatio = bigPeak / smallPeak;
+  console.log(`heap, big OTA  ${(heapRatio).toFixed(3)}  (peak ${bigPeak} B for ${big.zip.length} B over ${smallPeak} B for ${fw.v2.zip.length} B)`);
+  save("ota-heap", { ratio: heapRatio, big_package_bytes: big.zip.length, big_peak_bytes: bigPeak, small_package_bytes: fw.v2.zip.length, small_peak_bytes: smallPeak });
+
+  const uart = await startBench();
+  try {
+    const file = path.join(uart.dir, "v2.zip");
+    fs.writeFileSync(file, fw.v2.zip);
+    const started = process.hrtime.bigint();
+    // The board's supervisor runs in this process: the CLI must run beside it, not block it.
+    const r = await runCli(["--port", uart.board.uartPath, "ota", file, "--commit-timeout", "0"]);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (r.code !== 0) throw new Error(`xs-ota ota failed: ${r.stderr}`);
+    const rate = fw.v2.zip.length / seconds;
+    console.log(`UART payload   ${(rate / LINE_RATE).toFixed(3)}  (${Math.round(rate)} B/s over the 115200-baud line rate ${LINE_RATE} B/s; pseudo-terminal, no baud limit)`);
+    save("uart-ota", { ratio: rate / LINE_RATE, bytes_per_second: rate, package_bytes: fw.v2.zip.length, seconds });
+  } finally {
+    await uart.close();
+  }
+}
+
+await main();
