@@ -11,7 +11,7 @@ import { transform } from "esbuild";
 import { buildVirtualBoardImage, compilerDateTime } from "../fwpack/index.ts";
 
 /** Modules the XS host provides itself (Moddable's built-ins). */
-export const HOST_BUILTINS = new Set(["timer"]);
+export const HOST_BUILTINS = new Set(["timer", "text/decoder", "text/encoder"]);
 
 export interface ManifestModules {
   /** specifier -> path without extension, relative to the manifest. */

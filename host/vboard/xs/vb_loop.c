@@ -43,6 +43,9 @@ void vb_clock_advance_window(void *the, int64_t advance_us)
 	for (;;) {
 		int64_t due;
 		vb_run_jobs(the);
+		/* the device idles between the timers of the window: each one is a
+		   task run of its own for the task watchdog, however long the window */
+		vb_task_wdt_idle(0);
 		due = vb_next_due();
 		if (due > end)
 			break;
