@@ -40,7 +40,7 @@ describe("OTA.Update downloads", function () {
   async function expectApplied(result: Promise<unknown>): Promise<void> {
     assert.equal(await result, null);
     const booted = bench.nextBoot();
-    bench.board.advanceClock(200);
+    await bench.board.advanceClock(200);
     await booted;
     assert.equal(await info(bench), "2.0.0");
   }
@@ -103,10 +103,10 @@ describe("OTA.Update downloads", function () {
     const result = bench.rpc.call("OTA.Update", { url: `${server.url}/slow.zip`, commit_timeout: 0, timeout: 60 }, { timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 500));
     // Progress so far keeps the watchdog quiet...
-    bench.board.advanceClock(59_000);
+    await bench.board.advanceClock(59_000);
     assert.equal(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 1);
     // ...a minute without a byte ends it.
-    bench.board.advanceClock(2_000);
+    await bench.board.advanceClock(2_000);
     await expectRefused(result, -13, /^-13 Update timed out: no data for 60 s$/);
   });
 });

@@ -59,7 +59,7 @@ describe("xs-ota ota (push) on the virtual board", function () {
 
   async function rebootIntoUpdate(): Promise<void> {
     const booted = bench.nextBoot();
-    bench.board.advanceClock(200);
+    await bench.board.advanceClock(200);
     await booted;
   }
 
@@ -108,7 +108,7 @@ describe("xs-ota ota (push) on the virtual board", function () {
     assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
     const booted = bench.nextBoot();
     await bench.rpc.call("Sys.Reboot", { delay_ms: 0 });
-    bench.board.advanceClock(1);
+    await bench.board.advanceClock(1);
     await booted;
     assert.equal((await info(bench)).fw_version, "1.0.0");
     assert.equal(await bench.rpc.call("OTA.Begin", { size: zip.length }), null);

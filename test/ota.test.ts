@@ -44,7 +44,7 @@ describe("OTA on the virtual board", function () {
     const booted = bench.nextBoot();
     assert.equal(await bench.rpc.call("OTA.Update", { url: `${server.url}/${name}`, commit_timeout: commitTimeout }), null);
     // The reboot follows the reply after 100 ms of the board's (virtual) time.
-    bench.board.advanceClock(200);
+    await bench.board.advanceClock(200);
     await booted;
   }
 
@@ -61,7 +61,7 @@ describe("OTA on the virtual board", function () {
     assert.deepEqual(await bootState(bench), { active_slot: 1, is_committed: true, revert_slot: 0, commit_timeout: 0 });
     const booted = bench.nextBoot();
     await bench.rpc.call("Sys.Reboot", { delay_ms: 0 });
-    bench.board.advanceClock(1);
+    await bench.board.advanceClock(1);
     await booted;
     assert.equal(await version(bench), "2.0.0");
     assert.deepEqual(await bootState(bench), { active_slot: 1, is_committed: true, revert_slot: 0, commit_timeout: 0 });
@@ -70,10 +70,10 @@ describe("OTA on the virtual board", function () {
   it("goes back to v1 when nobody commits before the timeout", async () => {
     await update("v2.zip", 30);
     assert.equal(await version(bench), "2.0.0");
-    bench.board.advanceClock(29_000);
+    await bench.board.advanceClock(29_000);
     assert.equal((await bootState(bench)).is_committed, false);
     const booted = bench.nextBoot();
-    bench.board.advanceClock(1_500);
+    await bench.board.advanceClock(1_500);
     await booted;
     assert.equal(await version(bench), "1.0.0");
     assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
@@ -82,7 +82,7 @@ describe("OTA on the virtual board", function () {
 
   it("goes back to v1 when the new image crashes at start", async () => {
     await bench.rpc.call("OTA.Update", { url: `${server.url}/crash.zip`, commit_timeout: 30 });
-    bench.board.advanceClock(200);
+    await bench.board.advanceClock(200);
     // The crash is a panic and a reset; the bootloader then aborts the trial.
     await waitFor(async () => bench.board.isReady && (await version(bench).catch(() => "")) === "1.0.0");
     assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
@@ -91,7 +91,7 @@ describe("OTA on the virtual board", function () {
 
   it("goes back to v1 when the new image hangs before committing", async () => {
     await bench.rpc.call("OTA.Update", { url: `${server.url}/hang.zip`, commit_timeout: 30 });
-    bench.board.advanceClock(200);
+    await bench.board.advanceClock(200);
     // Only the task watchdog ends a hang; it resets the board, and the trial is over.
     await waitFor(async () => bench.board.isReady && (await version(bench).catch(() => "")) === "1.0.0", 60_000);
     assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
@@ -101,7 +101,7 @@ describe("OTA on the virtual board", function () {
     await update("v2.zip", 30);
     const booted = bench.nextBoot();
     assert.equal(await bench.rpc.call("OTA.Revert"), null);
-    bench.board.advanceClock(200);
+    await bench.board.advanceClock(200);
     await booted;
     assert.equal(await version(bench), "1.0.0");
     assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
@@ -141,11 +141,11 @@ describe("OTA on the virtual board", function () {
     assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: false, revert_slot: 1, commit_timeout: 20 });
     let booted = bench.nextBoot();
     await bench.rpc.call("Sys.Reboot", { delay_ms: 0 });
-    bench.board.advanceClock(1);
+    await bench.board.advanceClock(1);
     await booted;
     assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: false, revert_slot: 1, commit_timeout: 20 });
     booted = bench.nextBoot();
-    bench.board.advanceClock(21_000);
+    await bench.board.advanceClock(21_000);
     await booted;
     assert.deepEqual(await bootState(bench), { active_slot: 1, is_committed: true, revert_slot: 1, commit_timeout: 0 });
     assert.equal(await version(bench), "1.0.0");
@@ -168,7 +168,7 @@ describe("OTA on the virtual board", function () {
     assert.deepEqual(await bootState(bench), { active_slot: 1, is_committed: true, revert_slot: 1, commit_timeout: 0 });
     const booted = bench.nextBoot();
     await bench.rpc.call("Sys.Reboot", { delay_ms: 0 });
-    bench.board.advanceClock(1);
+    await bench.board.advanceClock(1);
     await booted;
     assert.deepEqual(await bootState(bench), { active_slot: 1, is_committed: true, revert_slot: 1, commit_timeout: 0 });
     assert.equal(await bench.rpc.call("OTA.SetBootState", { is_committed: false, revert_slot: 0, commit_timeout: 15 }), null);

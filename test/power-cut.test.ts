@@ -32,8 +32,7 @@ describe("power cuts during an update", function () {
         const result = await bench.rpc
           .call("OTA.Update", { url: `${server.url}/v2.zip`, commit_timeout: 30 }, { timeoutMs: 5_000 })
           .then(() => "applied", (e: Error) => `failed: ${e.message}`);
-        bench.board.advanceClock(200);
-        await new Promise((r) => setTimeout(r, 300));
+        await bench.board.advanceClock(200);
         await bench.board.waitReady(20_000);
         const state = (await bench.rpc.call("OTA.GetBootState")) as BootState;
         const version = ((await bench.rpc.call("Sys.GetInfo")) as { fw_version: string }).fw_version;
@@ -46,7 +45,7 @@ describe("power cuts during an update", function () {
           // Not bricked: the same update goes through after the cut.
           await bench.rpc.call("OTA.Update", { url: `${server.url}/v2.zip`, commit_timeout: 0 });
           const booted = bench.nextBoot();
-          bench.board.advanceClock(200);
+          await bench.board.advanceClock(200);
           await booted;
           assert.equal(((await bench.rpc.call("Sys.GetInfo")) as { fw_version: string }).fw_version, "2.0.0", `n=${n}: update after the cut`);
         }

@@ -115,12 +115,12 @@ describe("the virtual board on a virtual clock", function () {
       assert.equal(refused.code, 1);
       assert.equal(refused.stderr, "remote error 418: shutting down in 60 ms\n");
     }
-    board.advanceClock(40);
+    await board.advanceClock(40);
     const closer = await runCli(["--port", board.httpUrl, "call", "RPC.Ping"]);
     assert.equal(closer.stderr, "remote error 418: shutting down in 20 ms\n");
     const boots = board.bootCount;
     const ended = new Promise((resolve) => board.once("boot-end", resolve));
-    board.advanceClock(20);
+    await board.advanceClock(20);
     await ended;
     await board.waitReady();
     assert.equal(board.bootCount, boots + 1);

@@ -82,6 +82,8 @@ export class VirtualBoard extends EventEmitter {
   readonly #pending = new Map<number, http.ServerResponse>();
   /** Downloads the firmware makes (OTA.Update), by link id. */
   readonly #downloads = new Map<number, http.ClientRequest>();
+  /** Callers of advanceClock waiting for the board to have run the window, in order. */
+  #clockWaiters: Array<() => void> = [];
   #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: VirtualBoardOptions) {
@@ -189,6 +191,9 @@ export class VirtualBoard extends EventEmitter {
       case "http-get":
         this.#httpGet(message);
         break;
+      case "clock":
+        this.#clockWaiters.shift()?.();
+        break;
       case "http-get-cancel":
         this.#downloads.get(Number(message.id))?.destroy();
         this.#downloads.delete(Number(message.id));
@@ -251,6 +256,7 @@ export class VirtualBoard extends EventEmitter {
 
   /** Connections in flight die with the board, as TCP connections do at a reset. */
   #dropConnections(): void {
+    for (const wake of this.#clockWaiters.splice(0)) wake();
     for (const res of this.#pending.values()) res.socket?.destroy();
     this.#pending.clear();
     for (const req of this.#downloads.values()) req.destroy();
@@ -321,10 +327,15 @@ export class VirtualBoard extends EventEmitter {
     });
   }
 
-  /** Move the virtual clock forward (clock "virtual" only). */
-  advanceClock(ms: number): void {
+  /**
+   * Move the virtual clock forward (clock "virtual" only). Resolves when the
+   * board has run everything due in the window, or when it went down doing so.
+   */
+  advanceClock(ms: number): Promise<void> {
     if (this.options.clock !== "virtual") throw new Error("advanceClock needs --clock virtual");
+    const done = new Promise<void>((resolve) => this.#clockWaiters.push(resolve));
     this.#sendLink({ t: "clock", advance_ms: ms });
+    return done;
   }
 
   /** Press reset (or pull power): the running boot ends now, the next one starts. */
