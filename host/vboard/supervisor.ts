@@ -27,7 +27,11 @@ export interface VirtualBoardOptions {
   clock: ClockMode;
   /** Extra environment for the board process (tests read statistics through it). */
   env?: NodeJS.ProcessEnv;
+  /** Cap on the XS heap in bytes, what Sys.GetInfo reports as ram_size (default 320 KiB, an ESP32's DRAM). */
+  memLimit?: number;
 }
+
+const DEFAULT_MEM_LIMIT = 320 * 1024;
 
 export interface BootOptions {
   reason?: ResetReason;
@@ -155,6 +159,7 @@ export class VirtualBoard extends EventEmitter {
   boot(options: BootOptions = {}): void {
     if (this.#board || this.#stopping) return;
     const args = ["--flash", this.options.flashPath, "--clock", this.options.clock, "--reset-reason", options.reason ?? "poweron"];
+    args.push("--mem-limit", String(this.options.memLimit ?? DEFAULT_MEM_LIMIT));
     if (options.powerCutAt !== undefined) args.push("--power-cut-at", String(options.powerCutAt));
     const board = spawn(this.options.binary, args, {
       stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"],

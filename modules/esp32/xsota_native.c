@@ -111,16 +111,24 @@ void xs_ota_app_description(xsMachine *the)
 }
 
 /*
- * XS heap in bytes: slots plus chunks. `size` is what the machine has taken
- * from the system (fixed at creation on the device), `peak` the most ever in use.
+ * The virtual board's cap on the XS heap, when it sets one (its XS host
+ * defines this); undefined, hence NULL, on the device.
+ */
+extern size_t vb_heap_ceiling(void) __attribute__((weak));
+
+/*
+ * XS heap in bytes: slots plus chunks. `size` is what the machine may use:
+ * on the device what it took from the system at creation, on the virtual
+ * board (whose heap grows on demand) its cap. `peak` is the most ever in use.
  */
 void xs_ota_heap(xsMachine *the)
 {
 	txMachine *m = (txMachine *)the;
 	double slot = (double)sizeof(txSlot);
+	double ceiling = vb_heap_ceiling ? (double)vb_heap_ceiling() : 0;
 	xsmcVars(1);
 	xsmcSetNewObject(xsResult);
-	xsmcSetNumber(xsVar(0), (double)m->maximumHeapCount * slot + (double)m->maximumChunksSize);
+	xsmcSetNumber(xsVar(0), ceiling > 0 ? ceiling : (double)m->maximumHeapCount * slot + (double)m->maximumChunksSize);
 	xsmcSet(xsResult, xsID_size, xsVar(0));
 	xsmcSetNumber(xsVar(0), (double)m->currentHeapCount * slot + (double)m->currentChunksSize);
 	xsmcSet(xsResult, xsID_used, xsVar(0));

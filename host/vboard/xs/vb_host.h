@@ -59,6 +59,9 @@ void vb_link_write(const char *json, size_t json_size, const void *bin, size_t b
 int vb_io_watch(void *fds, int *max_fd);    /* fds is an fd_set*; returns the number of watched fds */
 void vb_io_dispatch(void *the, void *fds);  /* handles the readable fds of a select() */
 
+/* vb_machine.c: the --mem-limit cap, 0 when none */
+size_t vb_heap_ceiling(void);
+
 /* vb_task_wdt.c: a hang (no idle time for VB_TASK_WDT_S, default 5 s) panics the board */
 void vb_task_wdt_start(void);
 void vb_task_wdt_idle(int idle);

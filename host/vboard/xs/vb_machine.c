@@ -318,6 +318,12 @@ static void vb_define_global(txMachine *the, const char *name, txCallback callba
 
 /* ---- entry ---- */
 
+/* The cap the firmware reports as its RAM size (modules/esp32/xsota_native.c). */
+size_t vb_heap_ceiling(void)
+{
+	return gMemLimit;
+}
+
 void vb_xs_run(const uint8_t *archive, size_t size, size_t mem_limit)
 {
 	txCreation creation = {
