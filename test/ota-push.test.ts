@@ -6,8 +6,10 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { SerialPort } from "serialport";
 import { RemoteError } from "../host/client/rpc-client.ts";
 import { buildFwZip } from "../host/fwpack/fw-zip.ts";
+import { openPtyPair } from "./pty-pair.ts";
 import { runCli } from "./run-cli.ts";
 import { startBench, testFirmware, type Bench } from "./ota-rig.ts";
 
@@ -156,5 +158,56 @@ describe("xs-ota ota (push) on the virtual board", function () {
     assert.match(r.stderr, /remote error -36: Image does not fit the slot/);
     // Slot 1 still holds a valid image: it can be named as the revert slot.
     assert.equal(await bench.rpc.call("OTA.SetBootState", { revert_slot: 1 }), null);
+  });
+});
+
+describe("xs-ota ota over a UART that loses a reply", function () {
+  this.timeout(120_000);
+  let bench: Bench;
+  beforeEach(async () => (bench = await startBench()));
+  afterEach(() => bench.close());
+
+  it("retries the write at the same offset after the timeout, and the update completes", async () => {
+    const file = path.join(bench.dir, "v2.zip");
+    fs.writeFileSync(file, (await testFirmware()).v2.zip);
+    // The cable: CLI <-> pseudo-terminal pair <-> this relay <-> the board's UART.
+    const cable = await openPtyPair();
+    const board = new SerialPort({ path: bench.board.uartPath, baudRate: 115200 });
+    const host = new SerialPort({ path: cable.device, baudRate: 115200 });
+    const writes: string[] = [];
+    let replies = 0;
+    let pending = "";
+    host.on("data", (chunk: Buffer) => {
+      for (const m of chunk.toString("latin1").matchAll(/"method":"OTA\.Write","params":\{"offset":(\d+)/g)) writes.push(m[1]!);
+      board.write(chunk);
+    });
+    board.on("data", (chunk: Buffer) => {
+      pending += chunk.toString("latin1");
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl + 1);
+        pending = pending.slice(nl + 1);
+        // Replies come in request order: OTA.Status, OTA.Begin, then the writes; lose the third write's.
+        if (/"(result|error)"/.test(line) && ++replies === 5) continue;
+        host.write(Buffer.from(line, "latin1"));
+      }
+      if (pending.includes('"""\x04"""')) {
+        host.write(Buffer.from(pending, "latin1"));
+        pending = "";
+      }
+    });
+    try {
+      const r = await runCli(["--port", cable.host, "--timeout", "2s", "ota", file, "--commit-timeout", "0"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(writes.slice(0, 4), ["0", "512", "1024", "1024"]);
+    } finally {
+      await new Promise((r) => host.close(() => r(undefined)));
+      await new Promise((r) => board.close(() => r(undefined)));
+      await cable.close();
+    }
+    const booted = bench.nextBoot();
+    await bench.board.advanceClock(200);
+    await booted;
+    assert.equal((await info(bench)).fw_version, "2.0.0");
   });
 });
