@@ -51,10 +51,12 @@ vboard: setup
 build: setup typecheck vboard
 
 # C tests of the emulated ESP-IDF first (formats, bootloader, power cuts), then
-# every TypeScript test (unit, CLI, the virtual board end to end).
+# every TypeScript test (unit, CLI, the virtual board end to end), then the
+# HIL conformance suite against the virtual board.
 test: build
 	$(MAKE) -s -C host/vboard/idf test
 	npx mocha
+	$(MAKE) -s hil
 
 # SIM_ARGS passes options through, e.g. make sim SIM_ARGS="--http-port 9090 --clock virtual".
 sim: build
@@ -72,8 +74,13 @@ esp32:
 	@if [ -z "$$IDF_PATH" ]; then echo "error: make esp32 needs ESP-IDF: install it and source its export.sh (IDF_PATH is unset)" >&2; exit 2; fi
 	@echo "error: the ESP32 build is not wired up yet" >&2; exit 2
 
-flash hil:
-	@echo "error: make $@ is not available yet" >&2; exit 2
+# The HIL suite (hil-tests/): against the virtual board, or a rig board with
+# BOARD=<id> (boards/rig.yaml). JUnit report and one log per test in build/hil/.
+hil: build
+	HIL_BOARD=$(BOARD) npx mocha --config hil-tests/.mocharc.json
+
+flash:
+	@echo "error: make flash is not available yet" >&2; exit 2
 
 clean:
 	rm -rf build

@@ -107,6 +107,11 @@ export class SerialTransport implements FrameTransport {
     await this.#write(encodeMosFrame(json));
   }
 
+  /** Drive the modem control lines (a dev board's auto-reset circuit hangs on DTR and RTS). */
+  setSignals(signals: { dtr?: boolean; rts?: boolean }): Promise<void> {
+    return new Promise((resolve, reject) => this.#port.set(signals, (err) => (err ? reject(new TransportError(`${this.description}: ${err.message}`)) : resolve())));
+  }
+
   async close(): Promise<void> {
     if (!this.#port.isOpen) return;
     await new Promise<void>((resolve) => this.#port.close(() => resolve()));

@@ -12,6 +12,8 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { LinkDecoder, encodeLinkFrame, type LinkFrame } from "./link-codec.ts";
+import { MqttUplink } from "./mqtt-uplink.ts";
+import { WsRelay } from "./ws-relay.ts";
 
 export type ResetReason = "poweron" | "sw" | "panic" | "rtcwdt";
 export type ClockMode = "real" | "virtual";
@@ -25,6 +27,8 @@ export interface VirtualBoardOptions {
   /** Stable path (a symlink) of the UART's pseudo-terminal. */
   uartLink: string;
   clock: ClockMode;
+  /** Broker the board's MQTT connection goes to (mqtt://host:port); none: the board has no MQTT. */
+  mqttUrl?: string;
   /** Extra environment for the board process (tests read statistics through it). */
   env?: NodeJS.ProcessEnv;
   /** Cap on the XS heap in bytes, what Sys.GetInfo reports as ram_size (default 320 KiB, an ESP32's DRAM). */
@@ -77,6 +81,9 @@ export class VirtualBoard extends EventEmitter {
   readonly options: VirtualBoardOptions;
   #socat: ChildProcess | undefined;
   #server: http.Server | undefined;
+  #ws: WsRelay | undefined;
+  /** The board's MQTT connection, when it has a broker. */
+  readonly mqtt: MqttUplink | undefined;
   #board: ChildProcess | undefined;
   #ready: ReadyInfo | undefined;
   #stopping = false;
@@ -93,6 +100,7 @@ export class VirtualBoard extends EventEmitter {
   constructor(options: VirtualBoardOptions) {
     super();
     this.options = options;
+    if (options.mqttUrl) this.mqtt = new MqttUplink(options.mqttUrl, (m) => this.#sendLink(m));
   }
 
   /** The HTTP RPC URL (the --port of xs-ota). */
@@ -147,6 +155,7 @@ export class VirtualBoard extends EventEmitter {
   async #listen(): Promise<void> {
     const server = http.createServer((req, res) => this.#forwardHttp(req, res));
     this.#server = server;
+    this.#ws = new WsRelay(server, { isUp: () => this.#board !== undefined && this.#ready !== undefined, send: (m) => this.#sendLink(m) });
     await new Promise<void>((resolve, reject) => {
       server.once("error", (e: NodeJS.ErrnoException) =>
         reject(e.code === "EADDRINUSE" ? new Error(`HTTP port ${this.options.httpPort} is in use: pick another with --http-port`) : e),
@@ -203,6 +212,8 @@ export class VirtualBoard extends EventEmitter {
         this.#downloads.get(Number(message.id))?.destroy();
         this.#downloads.delete(Number(message.id));
         break;
+      default:
+        if (!this.#ws?.linkMessage(message)) this.mqtt?.linkMessage(message);
     }
   }
 
@@ -266,6 +277,8 @@ export class VirtualBoard extends EventEmitter {
     this.#pending.clear();
     for (const req of this.#downloads.values()) req.destroy();
     this.#downloads.clear();
+    this.#ws?.dropAll();
+    this.mqtt?.boardDown();
   }
 
   /**
@@ -345,17 +358,24 @@ export class VirtualBoard extends EventEmitter {
 
   /** Press reset (or pull power): the running boot ends now, the next one starts. */
   async reset(options: BootOptions = {}): Promise<void> {
+    await this.powerOff();
+    this.boot({ reason: options.reason ?? "poweron", powerCutAt: options.powerCutAt });
+  }
+
+  /**
+   * Pull the power and leave it off (the port and the terminal stay, as the
+   * bench's do): the flash file can then be changed; boot() turns it on.
+   */
+  async powerOff(): Promise<void> {
     clearTimeout(this.#retryTimer);
     const board = this.#board;
-    if (board) {
-      this.#board = undefined;
-      this.#ready = undefined;
-      const exited = new Promise((r) => board.once("exit", r));
-      board.kill("SIGKILL");
-      await exited;
-      this.#dropConnections();
-    }
-    this.boot({ reason: options.reason ?? "poweron", powerCutAt: options.powerCutAt });
+    if (!board) return;
+    this.#board = undefined;
+    this.#ready = undefined;
+    const exited = new Promise((r) => board.once("exit", r));
+    board.kill("SIGKILL");
+    await exited;
+    this.#dropConnections();
   }
 
   /** Power off for good: the board, the port and the terminal go away. */
@@ -368,6 +388,8 @@ export class VirtualBoard extends EventEmitter {
       board.kill("SIGKILL");
       await exited;
     }
+    this.#ws?.close();
+    await this.mqtt?.close();
     if (this.#server) {
       this.#server.closeAllConnections();
       await new Promise((r) => this.#server!.close(r));
