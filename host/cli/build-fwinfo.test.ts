@@ -56,17 +56,17 @@ describe("xs-ota build and fwinfo", function () {
       assert.deepEqual(fs.readFileSync(out("again/fw.zip")), fs.readFileSync(out("1.0.0/fw.zip")));
     });
 
-    it("says that esp32 images come from make esp32, with exit 2", async () => {
+    it("asks for the Moddable build to package for an ESP32, with exit 2", async () => {
       const r = await runCli(["build", "--board", "esp32", "--version", "1.0.0", "--out", out("esp32")]);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /^error: option '--board <name>' argument 'esp32' is invalid\. esp32 images are not built by xs-ota build yet; they come from `make esp32`/);
+      assert.match(r.stderr, /^error: --board esp32 packages a Moddable build: give its ESP-IDF build directory with --moddable-out/);
       assert.equal(fs.existsSync(out("esp32")), false);
     });
 
     it("refuses a missing or unusable version with exit 2", async () => {
       const missing = await runCli(["build", "--out", out("x")]);
       assert.equal(missing.code, 2);
-      assert.match(missing.stderr, /^error: required option '--version <version>' not specified/);
+      assert.match(missing.stderr, /^error: --version is required for the virtual board/);
       const spaced = await runCli(["build", "--version", "1 0", "--out", out("x")]);
       assert.equal(spaced.code, 2);
       assert.match(spaced.stderr, /a version is 1 to 31 printable ASCII characters/);

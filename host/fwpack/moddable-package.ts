@@ -1,0 +1,65 @@
+// A mos-format fw.zip of a Moddable ESP32 build (mcconfig + ESP-IDF), with the
+// ESP32 parts of spec/mos-rpc.md §3.2: the app for OTA, and the bootloader,
+// partition table and initial otadata that a flasher (or mos flash) needs for
+// a fresh board. The device's updater writes only the app; it skips pt and
+// otadata and refuses a boot part with update: true.
+
+import fs from "node:fs";
+import path from "node:path";
+import { verifyAppImage } from "./app-image.js";
+import { appBuildInfo } from "./app-package.js";
+import { buildFwZip, type BuiltFwZip } from "./fw-zip.js";
+import { ChipId } from "./image-header.js";
+import { decodePartitionTable } from "./partition-table.js";
+
+export const ESP32_BOARDS = {
+  esp32: { chipId: ChipId.ESP32, bootloaderAddr: 0x1000 },
+  esp32s3: { chipId: ChipId.ESP32S3, bootloaderAddr: 0x0 },
+  esp32c3: { chipId: ChipId.ESP32C3, bootloaderAddr: 0x0 },
+} as const;
+export type Esp32Board = keyof typeof ESP32_BOARDS;
+
+/**
+ * Where each file is in an ESP-IDF build directory (mcconfig's
+ * xsProj-<subclass>/build), or flat in one directory.
+ */
+const FILES = {
+  app: ["xs_esp32.bin"],
+  boot: ["bootloader/bootloader.bin", "bootloader.bin"],
+  pt: ["partition_table/partition-table.bin", "partition-table.bin"],
+  otadata: ["ota_data_initial.bin"],
+} as const;
+
+function find(dir: string, part: keyof typeof FILES): Buffer {
+  for (const rel of FILES[part]) {
+    const file = path.join(dir, rel);
+    if (fs.existsSync(file)) return fs.readFileSync(file);
+  }
+  throw new Error(`${dir} has no ${FILES[part].join(" or ")}: is it the build directory of a Moddable ESP32 build (xsProj-<subclass>/build)?`);
+}
+
+export function packageModdableBuild(dir: string, board: Esp32Board = "esp32"): BuiltFwZip {
+  const { chipId, bootloaderAddr } = ESP32_BOARDS[board];
+  const app = find(dir, "app");
+  const desc = verifyAppImage(app, { chipId }).appDesc!;
+  const boot = find(dir, "boot");
+  const pt = find(dir, "pt");
+  const otadata = find(dir, "otadata");
+  const table = decodePartitionTable(pt);
+  if (!table.partitions.some((p) => p.name === "ota_1")) throw new Error("the build's partition table has no ota_1: OTA needs two app slots (see boards/<board>/partitions.csv)");
+  const info = appBuildInfo(desc);
+  return buildFwZip({
+    name: desc.projectName,
+    platform: "esp32",
+    version: info.version,
+    buildId: info.buildId,
+    buildTimestamp: info.buildTimestamp,
+    files: [
+      { part: "boot", src: "bootloader.bin", data: boot, attrs: { type: "boot", addr: bootloaderAddr, encrypt: true, update: false } },
+      { part: "pt", src: "partition-table.bin", data: pt, attrs: { type: "pt", addr: 0x8000, encrypt: true } },
+      { part: "otadata", src: "ota_data_initial.bin", data: otadata, attrs: { type: "otadata", ptn: "otadata", encrypt: true } },
+      { part: "app", src: "xs_esp32.bin", data: app, attrs: { type: "app", ptn: "ota_0", encrypt: true } },
+    ],
+    modified: info.builtAt ?? new Date(Date.UTC(1980, 0, 1)),
+  });
+}
