@@ -77,7 +77,7 @@ esp32:
 # The HIL suite (hil-tests/): against the virtual board, or a rig board with
 # BOARD=<id> (boards/rig.yaml). JUnit report and one log per test in build/hil/.
 hil: build
-	HIL_BOARD=$(BOARD) npx mocha --config hil-tests/.mocharc.json
+	node hil-tests/run.mjs $(if $(BOARD),--board $(BOARD))
 
 flash:
 	@echo "error: make flash is not available yet" >&2; exit 2
