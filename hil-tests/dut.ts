@@ -8,7 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import { RpcClient, type CallOptions } from "../host/client/rpc-client.ts";
 import { SerialTransport } from "../host/client/serial-transport.ts";
-import { BOARD_BINARY, buildBoardProgram, writeFactoryFlash } from "../host/vboard/assets.ts";
+import { flashBoard } from "../host/flash/esp-flasher.ts";
+import { planFlash } from "../host/flash/flash-plan.ts";
+import { BOARD_BINARY, REPO_ROOT, buildBoardProgram, writeFactoryFlash } from "../host/vboard/assets.ts";
 import { VirtualBoard } from "../host/vboard/supervisor.ts";
 import type { RigBoard } from "./rig.ts";
 
@@ -161,18 +163,25 @@ export class VirtualDut implements Dut {
 export class SerialDut implements Dut {
   readonly hasNetwork = false;
   readonly #log = new ConsoleLog();
-  readonly #transport: SerialTransport;
-  readonly #client: RpcClient;
+  #transport: SerialTransport;
+  #client: RpcClient;
 
   private constructor(readonly board: RigBoard, transport: SerialTransport) {
     this.#transport = transport;
-    transport.onLog = (line) => this.#log.add(line + "\n");
-    this.#client = new RpcClient(transport, { timeoutMs: 10_000 });
+    this.#client = this.#attach(transport);
   }
 
   static async open(board: RigBoard): Promise<SerialDut> {
-    const transport = await SerialTransport.open({ path: board.port!, baudRate: board.baud });
-    return new SerialDut(board, transport);
+    return new SerialDut(board, await SerialDut.#openPort(board));
+  }
+
+  static #openPort(board: RigBoard): Promise<SerialTransport> {
+    return SerialTransport.open({ path: board.port!, baudRate: board.baud });
+  }
+
+  #attach(transport: SerialTransport): RpcClient {
+    transport.onLog = (line) => this.#log.add(line + "\n");
+    return new RpcClient(transport, { timeoutMs: 10_000 });
   }
 
   rpc(method: string, params?: unknown, options?: CallOptions): Promise<unknown> {
@@ -209,8 +218,22 @@ export class SerialDut implements Dut {
     execSync(this.board.power.on, { stdio: "inherit" });
     await this.waitUp();
   }
-  async flash(_app: Buffer): Promise<void> {
-    throw new Error(`flashing ${this.board.id}: use \`xs-ota flash --port ${this.board.port}\` with an ESP32 build (make esp32)`);
+  /** Through the ROM loader, as `xs-ota flash` does: the port is handed to esptool-js and back. */
+  async flash(app: Buffer): Promise<void> {
+    await this.#client.close();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `xs-ota-hil-flash-`));
+    try {
+      const appFile = path.join(dir, "app.bin");
+      fs.writeFileSync(appFile, app);
+      const csv = fs.readFileSync(path.join(REPO_ROOT, "boards", this.board.target, "partitions.csv"), "utf8");
+      const plan = await planFlash({ paths: [appFile], partitionsCsv: csv, defaultApp: async () => app });
+      await flashBoard({ port: this.board.port!, baudRate: 460800, images: plan.images, chipId: plan.chipId, eraseAll: false, connectAttempts: 3 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      this.#transport = await SerialDut.#openPort(this.board);
+      this.#client = this.#attach(this.#transport);
+    }
+    await this.waitUp();
   }
   async close(): Promise<void> {
     await this.#client.close();
