@@ -19,7 +19,9 @@ help:
 	@echo "make setup    install npm and Debian dependencies only"
 	@echo "make build    type-check and build host tools and the virtual board"
 	@echo "make bench    run the benchmarks, results in bench/results/"
-	@echo "make esp32    build the firmware for a real ESP32 (needs \$$MODDABLE and ESP-IDF)"
+	@echo "make flash    flash a board over its ROM serial loader: PORT=/dev/ttyUSB0 (default: make sim's UART), FLASH_ARGS=..."
+	@echo "make esp32    build and flash the firmware on a real board: BOARD=esp32|esp32s3|esp32c3 ESP32_MODE=debug|release"
+	@echo "              (needs the Moddable SDK 7.x and ESP-IDF v5.5.1; see README.md, 'Real boards')"
 
 setup: $(NODE_STAMP) debian-packages
 
@@ -43,6 +45,7 @@ debian-packages:
 typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.json
 	npx tsc -p tsconfig.host.json
+	npx tsc -p tsconfig.esp32.json
 
 # The virtual board's program (32-bit XS host + emulated ESP-IDF + the native module).
 vboard: setup
@@ -65,22 +68,60 @@ sim: build
 bench: build
 	npx tsx --tsconfig tsconfig.json bench/run.ts
 
-# The real-board build runs where Moddable and ESP-IDF are installed; say
-# what is missing at once rather than failing deep inside mcconfig.
+# The real-board build: Moddable SDK 7.x (mcconfig) with ESP-IDF v5.5.1, the
+# pair host/vboard/idf/README.md pins. BOARD picks boards/<BOARD>/ (esp32,
+# the default; esp32s3; esp32c3); ESP32_MODE is debug (xsbug owns UART0: RPC
+# over HTTP/WebSocket), release (RPC on UART0, what the HIL rig runs) or
+# instrumented; MC_TARGET=build builds without flashing; MC_CONFIG passes
+# settings, e.g. MC_CONFIG="wifiSsid=lab wifiPassword=secret mqttServer=10.0.0.5".
+# Moddable 7.x has no custom subplatform directories (-p esp32:<dir> is 8.1+),
+# so the board folder comes in through manifest.json's esp32 include of
+# boards/$(XS_OTA_BOARD)/manifest.json. Whatever is missing is said at once,
+# not deep inside mcconfig.
+ESP32_BOARDS := esp32 esp32s3 esp32c3
+MC_PLATFORM.esp32 := esp32
+MC_PLATFORM.esp32s3 := esp32/esp32s3
+MC_PLATFORM.esp32c3 := esp32/esp32c3
+MC_MODE.debug := -d
+MC_MODE.release :=
+MC_MODE.instrumented := -i
+MC_OUT.debug := debug
+MC_OUT.release := release
+MC_OUT.instrumented := instrument
+
+esp32: ESP32_BOARD = $(or $(BOARD),esp32)
+esp32: ESP32_MODE ?= debug
 esp32:
-	@if [ -z "$$MODDABLE" ] || [ ! -d "$$MODDABLE" ]; then \
-	  echo "error: make esp32 needs the Moddable SDK: install it and set MODDABLE to its path," >&2; \
-	  echo "       plus ESP-IDF with IDF_PATH set (see README, 'Real boards')." >&2; exit 2; fi
-	@if [ -z "$$IDF_PATH" ]; then echo "error: make esp32 needs ESP-IDF: install it and source its export.sh (IDF_PATH is unset)" >&2; exit 2; fi
-	@echo "error: the ESP32 build is not wired up yet" >&2; exit 2
+	@if [ -z "$(filter $(ESP32_BOARD),$(ESP32_BOARDS))" ]; then \
+	  echo "error: unknown BOARD=$(ESP32_BOARD): boards/ has $(ESP32_BOARDS)" >&2; exit 2; fi
+	@if [ -z "$(filter $(ESP32_MODE),debug release instrumented)" ]; then \
+	  echo "error: unknown ESP32_MODE=$(ESP32_MODE): use debug, release or instrumented" >&2; exit 2; fi
+	@if [ -z "$$MODDABLE" ] || [ ! -d "$$MODDABLE/build/devices/esp32" ]; then \
+	  echo "error: make esp32 needs the Moddable SDK 7.x and ESP-IDF v5.5.1 (MODDABLE is $${MODDABLE:-unset}):" >&2; \
+	  echo "  Moddable: git clone -b 7.2.1 https://github.com/Moddable-OpenSource/moddable, build its Linux tools" >&2; \
+	  echo "    (make -C build/makefiles/lin), export MODDABLE=<that directory> and PATH=\$$MODDABLE/build/bin/lin/release:\$$PATH" >&2; \
+	  echo "  ESP-IDF: git clone -b v5.5.1 --recursive https://github.com/espressif/esp-idf, ./install.sh esp32,esp32s3,esp32c3," >&2; \
+	  echo "    then source its export.sh (\$$MODDABLE/documentation/devices/esp32.md; README.md, 'Real boards')" >&2; exit 2; fi
+	@command -v mcconfig >/dev/null || { \
+	  echo "error: mcconfig is not on PATH: build the Moddable tools and add \$$MODDABLE/build/bin/lin/release to PATH" >&2; exit 2; }
+	@if [ -z "$$IDF_PATH" ] || ! command -v idf.py >/dev/null; then \
+	  echo "error: make esp32 needs ESP-IDF v5.5.1 in the environment: source its export.sh (IDF_PATH is $${IDF_PATH:-unset})" >&2; exit 2; fi
+	@[ -x node_modules/.bin/tsc ] || $(MAKE) -s $(NODE_STAMP)
+	XS_OTA_BOARD=$(ESP32_BOARD) PATH="$(CURDIR)/node_modules/.bin:$$PATH" \
+	  mcconfig $(MC_MODE.$(ESP32_MODE)) -m $(if $(MC_TARGET),-t $(MC_TARGET)) -p $(MC_PLATFORM.$(ESP32_BOARD)) $(MC_CONFIG) ./manifest.json
+	@echo "app image:  $$MODDABLE/build/bin/$(MC_PLATFORM.$(ESP32_BOARD))/$(MC_OUT.$(ESP32_MODE))/xs-ota/xs_esp32.bin"
+	@echo "package it: npx xs-ota build --board $(ESP32_BOARD) --moddable-out $$MODDABLE/build/tmp/$(MC_PLATFORM.$(ESP32_BOARD))/$(MC_OUT.$(ESP32_MODE))/xs-ota/xsProj-$(ESP32_BOARD)/build --out build/$(ESP32_BOARD)"
 
 # The HIL suite (hil-tests/): against the virtual board, or a rig board with
 # BOARD=<id> (boards/rig.yaml). JUnit report and one log per test in build/hil/.
 hil: build
 	node hil-tests/run.mjs $(if $(BOARD),--board $(BOARD))
 
-flash:
-	@echo "error: make flash is not available yet" >&2; exit 2
+# xs-ota flash through the ROM serial loader: PORT is the board's serial port
+# (default: the UART of a running make sim); FLASH_ARGS passes options, e.g.
+# make flash PORT=/dev/ttyUSB0 FLASH_ARGS="--erase --image build/v2/app.bin".
+flash: build
+	node host/cli/bin.js --port $(or $(PORT),build/vboard/uart) flash $(FLASH_ARGS)
 
 clean:
 	rm -rf build

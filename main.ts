@@ -1,17 +1,25 @@
 // Firmware entry: identity, the RPC services, then the channels. Order
 // matters: every service is registered before a channel can deliver a call.
 
-import Serial from "embedded:io/serial";
 import Timer from "timer";
 import System from "board/system";
 import Slots from "board/slots";
 import Records from "board/records";
 import { httpClient } from "board/http-client";
 import { serveHttp } from "board/http-server";
+import { mqttClient } from "board/mqtt-client";
+import { serveWebSocket } from "board/ws-server";
 import { announceReady } from "board/ready";
+import { rpcUart } from "board/uart";
 import { Dispatcher } from "rpc/dispatcher";
 import { startHttpChannel } from "rpc/http-channel";
+import { startMqttChannel } from "rpc/mqtt-channel";
 import { startUartChannel } from "rpc/uart-channel";
+import { startWsChannel } from "rpc/ws-channel";
+import { installAuth } from "rpc/auth";
+import { Config } from "sys/config";
+import { CONFIG_SCHEMA, authSettings } from "sys/config-schema";
+import { installConfigService } from "sys/config-service";
 import { deviceIdFromMac } from "sys/identity";
 import { configureLog, log } from "sys/log";
 import { installRpcService } from "sys/rpc-service";
@@ -27,14 +35,19 @@ configureLog(
 
 const app = System.appDescription();
 const mac = System.mac();
-const deviceId = deviceIdFromMac(mac);
-log.info("main", `${app.projectName} ${app.version} starting, device id ${deviceId}`);
+log.info("main", `${app.projectName} ${app.version} starting`);
 
 // The boot guard runs before anything else can fail: a trial image gets its
 // rollback timer (or is committed at once) however the rest of the boot goes.
 const slots = new Slots();
 const boot = new BootStatePolicy(slots, new Records());
 boot.atBoot();
+
+// The configuration names the device and says who may call what.
+const config = new Config(CONFIG_SCHEMA, new Records(), { "device.id": (template) => deviceIdFromMac(mac, String(template)) });
+for (const problem of config.load()) log.error("config", problem);
+const deviceId = String(config.get("device.id"));
+log.info("main", `device id ${deviceId}`);
 
 const after = (ms: number, callback: () => void) => {
   const id = Timer.set(() => callback(), ms);
@@ -48,7 +61,7 @@ const restart = () => {
 const rpc = new Dispatcher(() => deviceId);
 rpc.onDrop = (reason, channel) => log.warn("rpc", `${channel.type}: frame dropped: ${reason}`);
 installRpcService(rpc);
-installSysService(rpc, {
+const sys = installSysService(rpc, {
   deviceId,
   mac,
   app,
@@ -57,6 +70,9 @@ installSysService(rpc, {
   after: (ms, callback) => void after(ms, callback),
   restart,
 });
+// After the reboot lockout: Date.now() is the system time (SNTP on a device, the board's clock on the virtual one).
+installAuth(rpc, { settings: () => authSettings(config), nowSeconds: () => Date.now() / 1000 });
+installConfigService(rpc, { config, rebootAfter: sys.rebootAfter });
 installOtaService(rpc, {
   slots,
   boot,
@@ -75,8 +91,11 @@ installOtaService(rpc, {
   },
 });
 
-startUartChannel(rpc, (onReadable) => new Serial({ baud: 115200, format: "buffer", onReadable }));
+if (config.get("rpc.uart.enable") === true) startUartChannel(rpc, rpcUart.open, rpcUart.uartNo);
+else log.info("main", "RPC on the UART is off (rpc.uart.enable)");
 startHttpChannel(rpc, serveHttp);
+startWsChannel(rpc, serveWebSocket);
+startMqttChannel(rpc, mqttClient);
 
 announceReady({ deviceId, version: app.version });
-log.info("main", "RPC ready on UART0 and HTTP /rpc");
+log.info("main", "RPC ready on UART0 and HTTP /rpc (WebSocket too), MQTT when a broker is up");

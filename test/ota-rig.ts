@@ -41,19 +41,39 @@ export interface Bench {
   console(): string;
   /** Wait for the board to go down and come up again; resolves with the new boot's ready info. */
   nextBoot(timeoutMs?: number): Promise<void>;
+  /** Resolve when the running boot's MQTT subscriptions are acknowledged (the bench needs an mqttUrl). */
+  mqttReady(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startBench(clock: ClockMode = "virtual"): Promise<Bench> {
+export interface BenchOptions {
+  /** Broker for the board's MQTT connection; startBench then waits until the device is subscribed there. */
+  mqttUrl?: string;
+  /** Extra environment for the board process (VB_FLASH_TORN=1: a power cut tears the operation it cuts). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startBench(clock: ClockMode = "virtual", options: BenchOptions = {}): Promise<Bench> {
   const fw = await testFirmware();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-bench-"));
   const flashPath = path.join(dir, "flash.bin");
   writeFactoryFlash(flashPath, fw.v1.app);
-  const board = new VirtualBoard({ binary: buildBoardProgram(), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock });
+  const board = new VirtualBoard({ binary: buildBoardProgram(), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock, mqttUrl: options.mqttUrl, env: options.env });
   let log = "";
   board.on("console", (t) => (log += t));
+  let subscribedBoot = 0;
+  board.mqtt?.on("subscribed", () => (subscribedBoot = board.bootCount));
+  const mqttReady = async (timeoutMs = 15_000) => {
+    if (!board.mqtt) throw new Error("this bench has no MQTT broker");
+    const deadline = Date.now() + timeoutMs;
+    while (!(board.isReady && subscribedBoot === board.bootCount)) {
+      if (Date.now() > deadline) throw new Error(`the board did not subscribe on ${board.mqtt.brokerUrl} within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   await board.start();
   await board.waitReady();
+  if (options.mqttUrl) await mqttReady();
   const rpc = new RpcClient(new HttpTransport(new URL(board.httpUrl)), { timeoutMs: 15_000 });
   return {
     board,
@@ -64,6 +84,7 @@ export async function startBench(clock: ClockMode = "virtual"): Promise<Bench> {
       if (board.isReady) await new Promise((resolve) => board.once("boot-end", resolve));
       await board.waitReady(timeoutMs);
     },
+    mqttReady,
     close: async () => {
       await rpc.close();
       await board.stop();

@@ -12,6 +12,9 @@ const BIN = fileURLToPath(new URL("../host/cli/bin.js", import.meta.url));
 export interface RunningSim {
   readonly httpUrl: string;
   readonly uartPath: string;
+  /** The broker the board is connected to (the embedded one unless --mqtt was given). */
+  readonly mqttBroker: string;
+  readonly deviceId: string;
   readonly dir: string;
   /** Everything the sim printed on stdout so far (addresses, then the console). */
   output(): string;
@@ -54,11 +57,21 @@ export async function startSim(extraArgs: string[] = [], timeoutMs = 60_000): Pr
       child.once("exit", check);
       check();
     });
-  const http = await waitFor(/^http: (\S+)$/m, timeoutMs);
-  const uart = await waitFor(/^uart: (\S+)$/m, timeoutMs);
+  let http, uart, mqtt;
+  try {
+    http = await waitFor(/^http: (\S+)$/m, timeoutMs);
+    uart = await waitFor(/^uart: (\S+)$/m, timeoutMs);
+    mqtt = await waitFor(/^mqtt: (\S+) device (\S+)$/m, timeoutMs);
+  } catch (e) {
+    // A sim that never said where it is would otherwise outlive the test run.
+    child.kill("SIGKILL");
+    throw e;
+  }
   return {
     httpUrl: http[1]!,
     uartPath: uart[1]!,
+    mqttBroker: mqtt[1]!,
+    deviceId: mqtt[2]!,
     dir,
     output: () => out,
     waitFor,

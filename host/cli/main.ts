@@ -1,8 +1,9 @@
-// The xs-ota command: mos-compatible verbs over serial, HTTP (and later WS,
-// MQTT). Exit status: 0 success, 1 the call failed (remote error, timeout,
+// The xs-ota command: mos-compatible verbs over serial, HTTP, WebSocket and
+// MQTT. Exit status: 0 success, 1 the call failed (remote error, timeout,
 // port), 2 the command line was wrong.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { parseCredentials, type Credentials } from "../client/credentials.ts";
 import { RemoteError, TimeoutError } from "../client/rpc-client.ts";
 import { TransportError } from "../client/transport.ts";
 import { parseDurationMs } from "./duration.ts";
@@ -11,11 +12,20 @@ import { registerOtaCommand } from "./ota-command.ts";
 import { prettyJson } from "./pretty-json.ts";
 import { registerBuildCommand } from "./build-command.ts";
 import { registerFwinfoCommand } from "./fwinfo-command.ts";
+import { registerFlashCommand } from "../flash/flash-command.ts";
 import { registerSimCommand } from "./sim-command.ts";
 
 function durationOption(value: string): number {
   try {
     return parseDurationMs(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+function credentialsOption(value: string): Credentials {
+  try {
+    return parseCredentials(value);
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }
@@ -30,11 +40,15 @@ function integerOption(value: string): number {
 export function buildProgram(): Command {
   const program = new Command("xs-ota")
     .description("Over-the-air updates for ESP32 boards running the xs-ota firmware (mos-compatible RPC)")
-    .option("--port <url>", "device port: serial:///dev/ttyUSB0, /dev/ttyUSB0 or http://host/rpc (env XS_OTA_PORT)")
+    .option(
+      "--port <url>",
+      "device port: serial:///dev/ttyUSB0, /dev/ttyUSB0, http://host/rpc, ws://host/rpc or mqtt://[user:pass@]broker[:port]/<device id> (env XS_OTA_PORT)",
+    )
     .addOption(
       new Option("--timeout <duration>", "time to wait for each reply: 10s, 500ms, or seconds").argParser(durationOption).default(10_000, "10s"),
     )
     .option("--baud-rate <n>", "serial baud rate", integerOption, 115200)
+    .option("--rpc-creds <user:pass>", "credentials for devices that ask for them (digest auth): user:password, or @file holding it (env XS_OTA_RPC_CREDS)", credentialsOption)
     .option("-v, --verbose", "print the device's console log lines seen on the way (serial)")
     .showHelpAfterError()
     .exitOverride();
@@ -55,6 +69,7 @@ export function buildProgram(): Command {
   registerSimCommand(program);
   registerBuildCommand(program);
   registerFwinfoCommand(program);
+  registerFlashCommand(program);
   return program;
 }
 

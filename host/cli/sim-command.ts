@@ -1,9 +1,13 @@
 // xs-ota sim: the virtual board on this computer, as a board on a bench:
-// a UART on a stable pseudo-terminal and an HTTP port, both surviving resets.
+// a UART on a stable pseudo-terminal, an HTTP port (RPC over HTTP and
+// WebSocket) and an MQTT connection to a broker (an embedded one unless
+// --mqtt names another), all surviving resets.
 
+import fs from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { REPO_ROOT, buildBoardProgram, ensureFlash } from "../vboard/assets.ts";
+import { startEmbeddedBroker } from "../vboard/embedded-broker.ts";
 import { VirtualBoard, type ClockMode } from "../vboard/supervisor.ts";
 
 interface SimOptions {
@@ -12,6 +16,23 @@ interface SimOptions {
   uartLink: string;
   clock: ClockMode;
   fresh?: boolean;
+  blank?: boolean;
+  mqtt?: string;
+  mqttPort: number;
+}
+
+/** How long the address lines wait for the board's MQTT subscriptions before they are printed anyway. */
+const MQTT_READY_WAIT_MS = 3000;
+
+function mqttUrlOption(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`not a URL: ${value}`);
+  }
+  if (url.protocol !== "mqtt:" && url.protocol !== "mqtts:") throw new InvalidArgumentError(`not an MQTT broker URL (mqtt://host[:port]): ${value}`);
+  return value;
 }
 
 function portOption(value: string): number {
@@ -29,32 +50,60 @@ export function registerSimCommand(program: Command): void {
     .option("--uart-link <path>", "stable path of the UART's pseudo-terminal", path.join(REPO_ROOT, "build/vboard/uart"))
     .addOption(new Option("--clock <mode>", "real time, or virtual time that moves only when a test advances it").choices(["real", "virtual"]).default("real"))
     .option("--fresh", "recreate the flash image from the current firmware, erasing the board")
+    .option("--blank", "erase the flash (a chip fresh from the factory) and wait in download mode for xs-ota flash")
+    .option("--mqtt <url>", "MQTT broker the board connects to (mqtt://host[:port]); default: an embedded broker", mqttUrlOption)
+    .option("--mqtt-port <n>", "TCP port of the embedded MQTT broker (0 picks a free one)", portOption, 0)
     .action(async (options: SimOptions) => {
       process.stderr.write("building the virtual board and the firmware...\n");
       const binary = buildBoardProgram();
-      const flash = await ensureFlash(options.flash, options.fresh);
-      process.stderr.write(`${flash === "created" ? "created" : "using"} flash image ${options.flash}\n`);
-      const board = new VirtualBoard({ binary, flashPath: options.flash, httpPort: options.httpPort, uartLink: options.uartLink, clock: options.clock });
-      await runUntilSignal(board);
+      if (options.blank) {
+        fs.rmSync(options.flash, { force: true }); // the ROM's download mode creates it erased
+        process.stderr.write(`blank flash image ${options.flash}\n`);
+      } else {
+        const flash = await ensureFlash(options.flash, options.fresh);
+        process.stderr.write(`${flash === "created" ? "created" : "using"} flash image ${options.flash}\n`);
+      }
+      const broker = options.mqtt === undefined ? await startEmbeddedBroker(options.mqttPort) : undefined;
+      const mqttUrl = options.mqtt ?? broker!.url;
+      const board = new VirtualBoard({ binary, flashPath: options.flash, httpPort: options.httpPort, uartLink: options.uartLink, clock: options.clock, mqttUrl });
+      try {
+        await runUntilSignal(board, options.blank === true);
+      } finally {
+        await broker?.close();
+      }
     });
 }
 
-async function runUntilSignal(board: VirtualBoard): Promise<void> {
+async function runUntilSignal(board: VirtualBoard, blank: boolean): Promise<void> {
   // The console is held back until the board first says it is ready, so the
-  // two lines that say how to reach it come first.
+  // lines that say how to reach it come first.
   let held: string[] | undefined = [];
   board.on("console", (text) => (held ? held.push(text) : process.stdout.write(text)));
-  board.once("ready", (info) => {
-    process.stdout.write(`http: ${board.httpUrl}\nuart: ${board.uartPath}\n`);
+  const mqtt = board.mqtt!;
+  let subscribed = false;
+  mqtt.on("subscribed", () => (subscribed = true));
+  mqtt.on("state", (text) => process.stderr.write(`[sim] mqtt: ${text}\n`));
+  board.once("ready", async (info) => {
+    // The MQTT line is printed when the device can be called there, if the broker lets it soon.
+    if (!subscribed) await Promise.race([new Promise((r) => mqtt.once("subscribed", r)), new Promise((r) => setTimeout(r, MQTT_READY_WAIT_MS).unref())]);
+    process.stdout.write(`http: ${board.httpUrl}\nuart: ${board.uartPath}\nmqtt: ${mqtt.brokerUrl} device ${info.deviceId}\n`);
     process.stderr.write(
       `device ${info.deviceId}, firmware ${info.version}. Try:\n` +
-        `  curl -s ${board.httpUrl}/Sys.GetInfo\n  npx xs-ota --port ${board.uartPath} call RPC.List\n`,
+        `  curl -s ${board.httpUrl}/Sys.GetInfo\n  npx xs-ota --port ${board.uartPath} call RPC.List\n` +
+        `  npx xs-ota --port ${board.httpUrl.replace(/^http/, "ws")} call OTA.GetBootState\n` +
+        `  npx xs-ota --port ${mqtt.brokerUrl}/${info.deviceId} call Sys.GetInfo\n`,
     );
-    for (const text of held!) process.stdout.write(text);
+    for (const text of held ?? []) process.stdout.write(text);
+    held = undefined;
+  });
+  board.once("download-mode", () => {
+    // A blank board says nothing until it is flashed: say where to flash it, and show the ROM's banner.
+    process.stderr.write(`[sim] the board waits in download mode on ${board.uartPath}; flash it with: npx xs-ota --port ${board.uartPath} flash\n`);
+    for (const text of held ?? []) process.stdout.write(text);
     held = undefined;
   });
   board.on("boot-end", (end) => process.stderr.write(`[sim] boot ended: ${end.meaning}\n`));
-  await board.start();
+  await board.start({ downloadMode: blank });
   await new Promise<void>((resolve, reject) => {
     board.on("error", reject);
     const stop = () => resolve();

@@ -8,6 +8,11 @@ export interface FrameTransport {
   onFrame: (json: string) => void;
   /** Console log lines seen on the way (serial only). */
   onLog: (line: string) => void;
+  /**
+   * The src and dst every request must carry, on a transport that routes by
+   * them (MQTT: the device replies to `<src>/rpc`).
+   */
+  readonly addressing?: { readonly src: string; readonly dst: string };
   /** Send one frame; rejects with a TransportError when it cannot be delivered. */
   send(json: string): Promise<void>;
   close(): Promise<void>;

@@ -32,7 +32,7 @@ describe("xs-ota sim (the virtual board)", function () {
   it("prints where the board is, then its boot log, ROM lines first", async () => {
     await sim.waitFor(/RPC ready on UART0 and HTTP \/rpc/);
     const out = sim.output();
-    assert.match(out, /^http: http:\/\/127\.0\.0\.1:\d+\/rpc\nuart: \S+\n/);
+    assert.match(out, /^http: http:\/\/127\.0\.0\.1:\d+\/rpc\nuart: \S+\nmqtt: mqtt:\/\/127\.0\.0\.1:\d+ device esp32_[0-9A-F]{6}\n/);
     const rom = out.indexOf("ets Jun  8 2016 00:22:57");
     const firmware = out.indexOf("RPC ready on UART0 and HTTP /rpc");
     assert.ok(rom >= 0 && firmware > rom, out);
@@ -56,6 +56,14 @@ describe("xs-ota sim (the virtual board)", function () {
       assert.equal(r.code, 0, r.stderr);
       const methods = JSON.parse(r.stdout) as string[];
       for (const m of ["RPC.List", "RPC.Describe", "RPC.Ping", "Sys.GetInfo", "Sys.Reboot"]) assert.ok(methods.includes(m), `${m} over ${port}`);
+    }
+  });
+
+  it("answers xs-ota call over WebSocket and over MQTT through the embedded broker", async () => {
+    for (const port of [sim.httpUrl.replace(/^http/, "ws"), `${sim.mqttBroker}/${sim.deviceId}`]) {
+      const r = await runCli(["--port", port, "call", "OTA.GetBootState"]);
+      assert.equal(r.code, 0, `${port}: ${r.stderr}`);
+      assert.deepEqual(JSON.parse(r.stdout), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
     }
   });
 

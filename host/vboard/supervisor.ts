@@ -11,6 +11,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { DownloadMode } from "./download-mode.ts";
 import { LinkDecoder, encodeLinkFrame, type LinkFrame } from "./link-codec.ts";
 import { MqttUplink } from "./mqtt-uplink.ts";
 import { WsRelay } from "./ws-relay.ts";
@@ -31,16 +32,28 @@ export interface VirtualBoardOptions {
   mqttUrl?: string;
   /** Extra environment for the board process (tests read statistics through it). */
   env?: NodeJS.ProcessEnv;
-  /** Cap on the XS heap in bytes, what Sys.GetInfo reports as ram_size (default 320 KiB, an ESP32's DRAM). */
+  /** Cap on the XS heap in bytes, what Sys.GetInfo reports as ram_size (default 320 KiB: see DEFAULT_MEM_LIMIT). */
   memLimit?: number;
+  /** The ROM's download mode (download-mode.ts): quiet time before it resets, and a write fault for tests. */
+  download?: { idleResetMs?: number; flipByteAt?: number };
 }
 
+/**
+ * An ESP32's 320 KiB of DRAM. The board parses its modules at boot, so their
+ * functions take XS slots that a device keeps in flash (preloaded): the cap
+ * is generous to the firmware, not tight. Downloads arrive in TCP-segment
+ * sized pieces (DOWNLOAD_SEGMENT), as on a device, which keeps OTA's peak low.
+ */
 const DEFAULT_MEM_LIMIT = 320 * 1024;
+/** Bytes of a download per link message: about what a TCP receive window delivers on a device. */
+const DOWNLOAD_SEGMENT = 4096;
 
 export interface BootOptions {
   reason?: ResetReason;
   /** Lose power at flash operation N of this boot (N-1 operations are applied). */
   powerCutAt?: number;
+  /** GPIO0 held low: the ROM waits in download mode for a flasher instead of booting. */
+  downloadMode?: boolean;
 }
 
 /** How a boot ended: the board's exit code (see host/vboard/README.md). */
@@ -74,6 +87,7 @@ export declare interface VirtualBoard {
   on(event: "console", listener: (text: string) => void): this;
   on(event: "ready", listener: (info: ReadyInfo) => void): this;
   on(event: "boot-end", listener: (end: BootEnd) => void): this;
+  on(event: "download-mode", listener: () => void): this;
   on(event: "error", listener: (e: Error) => void): this;
 }
 
@@ -96,10 +110,23 @@ export class VirtualBoard extends EventEmitter {
   /** Callers of advanceClock waiting for the board to have run the window, in order. */
   #clockWaiters: Array<() => void> = [];
   #retryTimer: NodeJS.Timeout | undefined;
+  readonly #download: DownloadMode;
 
   constructor(options: VirtualBoardOptions) {
     super();
     this.options = options;
+    this.#download = new DownloadMode({
+      flashPath: options.flashPath,
+      idleResetMs: options.download?.idleResetMs,
+      fault: { flipByteAt: options.download?.flipByteAt },
+      transmit: (bytes) => this.#uartWrite(bytes),
+      print: (text) => this.#uartTx(Buffer.from(text, "utf8")),
+      note: (line) => this.emit("console", `[rom] ${line}\n`),
+      boot: (why) => {
+        this.emit("console", `[rom] leaving download mode: ${why}\n`);
+        this.boot({ reason: "poweron" });
+      },
+    });
     if (options.mqttUrl) this.mqtt = new MqttUplink(options.mqttUrl, (m) => this.#sendLink(m));
   }
 
@@ -145,9 +172,7 @@ export class VirtualBoard extends EventEmitter {
       };
       poll();
     });
-    // Bytes typed into the terminal reach the board while it runs; while it
-    // reboots they are lost, as on a real UART with nobody reading.
-    (socat.stdout as Readable).on("data", (chunk: Buffer) => this.#board?.stdin?.write(chunk));
+    (socat.stdout as Readable).on("data", (chunk: Buffer) => this.#uartRx(chunk));
     (socat.stdin as Writable).on("drain", () => (this.#txBlocked = false));
     (socat.stdin as Writable).on("error", () => {});
   }
@@ -164,9 +189,15 @@ export class VirtualBoard extends EventEmitter {
     });
   }
 
-  /** Start one boot of the board process. */
+  /** Start one boot of the board process (or, with downloadMode, of the ROM's serial loader). */
   boot(options: BootOptions = {}): void {
     if (this.#board || this.#stopping) return;
+    this.#download.close();
+    if (options.downloadMode) {
+      this.#download.enter();
+      this.emit("download-mode");
+      return;
+    }
     const args = ["--flash", this.options.flashPath, "--clock", this.options.clock, "--reset-reason", options.reason ?? "poweron"];
     args.push("--mem-limit", String(this.options.memLimit ?? DEFAULT_MEM_LIMIT));
     if (options.powerCutAt !== undefined) args.push("--power-cut-at", String(options.powerCutAt));
@@ -189,8 +220,30 @@ export class VirtualBoard extends EventEmitter {
 
   #uartTx(chunk: Buffer): void {
     this.emit("console", chunk.toString("utf8"));
+    this.#uartWrite(chunk);
+  }
+
+  #uartWrite(chunk: Buffer): void {
     if (this.#txBlocked) return;
     this.#txBlocked = !(this.#socat?.stdin as Writable | undefined)?.write(chunk);
+  }
+
+  /**
+   * Bytes typed into the terminal reach the board while it runs; while it
+   * reboots they are lost, as on a real UART with nobody reading. A SYNC
+   * from esptool resets it into download mode (download-mode.ts).
+   */
+  #uartRx(chunk: Buffer): void {
+    if (this.#download.active) return this.#download.receive(chunk);
+    this.#board?.stdin?.write(chunk);
+    if (this.#download.watch(chunk) && !this.#stopping) void this.#resetIntoDownloadMode();
+  }
+
+  async #resetIntoDownloadMode(): Promise<void> {
+    // What the app printed before the reset must not trail into the ROM's replies.
+    this.#board?.stdout?.removeAllListeners("data");
+    await this.powerOff();
+    this.boot({ downloadMode: true });
   }
 
   #linkMessage({ message }: LinkFrame): void {
@@ -305,8 +358,14 @@ export class VirtualBoard extends EventEmitter {
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
       this.#sendLink({ t: "http-get-head", id, status: res.statusCode ?? 0, headers });
       res.on("data", (chunk: Buffer) => {
+        // A device's TCP stack hands over a segment at a time, never a whole
+        // 64 KB read: the board's memory is sized for that.
+        let flowing = true;
+        for (let at = 0; at < chunk.length; at += DOWNLOAD_SEGMENT) {
+          flowing = link?.write(encodeLinkFrame({ t: "http-get-data", id }, chunk.subarray(at, at + DOWNLOAD_SEGMENT))) ?? false;
+        }
         // The board writes flash as data comes: hold the server back while it catches up.
-        if (!link?.write(encodeLinkFrame({ t: "http-get-data", id }, chunk))) {
+        if (!flowing) {
           res.pause();
           link?.once("drain", () => res.resume());
         }
@@ -368,6 +427,7 @@ export class VirtualBoard extends EventEmitter {
    */
   async powerOff(): Promise<void> {
     clearTimeout(this.#retryTimer);
+    this.#download.close();
     const board = this.#board;
     if (!board) return;
     this.#board = undefined;
@@ -382,6 +442,7 @@ export class VirtualBoard extends EventEmitter {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#retryTimer);
+    this.#download.close();
     const board = this.#board;
     if (board && board.exitCode === null) {
       const exited = new Promise((r) => board.once("exit", r));

@@ -4,6 +4,7 @@
 // implement these types.
 
 import type { HttpRequestIn, HttpResponseOut } from "rpc/http-mapping";
+import type { OpenSerial } from "rpc/uart-channel";
 
 export type HttpResponder = (response: HttpResponseOut) => void;
 
@@ -110,4 +111,75 @@ export interface HttpGetHandlers {
 /** "board/http-client": one HTTP GET, no redirects followed (the policy is in modules/ota/). */
 export interface HttpClientPort {
   get(url: string, headers: Readonly<Record<string, string>>, handlers: HttpGetHandlers): { cancel(): void };
+}
+
+/** One WebSocket connection accepted on the RPC path of the board's HTTP server. */
+export interface WsConnection {
+  /** "ip:port" of the client. */
+  readonly peer: string;
+  /**
+   * Headers of the upgrade request (lower-case names): what a channel needs to
+   * authenticate the whole connection (Authorization), as mgrpc does at the handshake.
+   */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The upgrade's request target ("/rpc", "/rpc?x=1"), which a Digest Authorization covers. */
+  readonly target?: string;
+  /** Send one text message; does nothing once the connection is closed. */
+  send(text: string): void;
+  close(): void;
+}
+
+export interface WsConnectionHandlers {
+  /** One complete message (text, or binary read as UTF-8). */
+  onMessage(text: string): void;
+  /** The connection is gone (either side closed it, or the network dropped it). */
+  onClose(): void;
+}
+
+/**
+ * "board/ws-server": accept WebSocket connections on the HTTP server's RPC
+ * path. The adapter does the handshake as spec/mos-rpc.md §2.4 requires
+ * (rpc/ws-rules: subprotocol echoed only when offered, no extensions) and
+ * refuses upgrades on other paths; `accept` is called once per connection.
+ */
+export type ServeWebSocket = (accept: (connection: WsConnection) => WsConnectionHandlers) => void;
+
+export type MqttQos = 0 | 1;
+
+export interface MqttSessionHandlers {
+  /**
+   * The session is connected to `broker` ("host:port"), at start or again after
+   * a loss: subscriptions are made here, since a new session has none.
+   */
+  onConnect(broker: string): void;
+  onDisconnect(): void;
+  /** A message on a subscribed topic; the payload read as UTF-8. */
+  onMessage(topic: string, payload: string): void;
+}
+
+export interface MqttSession {
+  subscribe(filters: readonly string[], qos: MqttQos): void;
+  /** Not retained. While disconnected, a few QoS 1 messages wait for the next connection (the oldest go first). */
+  publish(topic: string, payload: string, qos: MqttQos): void;
+}
+
+/**
+ * "board/mqtt-client": the board's session with its MQTT broker. The adapter
+ * keeps it up, reconnecting with back-off (rpc/reconnect-backoff) when the
+ * broker goes away, and reports every (re)connection. On the virtual board the
+ * supervisor owns the broker connection, as the network does.
+ */
+export interface MqttClientPort {
+  start(clientId: string, handlers: MqttSessionHandlers): MqttSession;
+}
+
+/**
+ * "board/uart": the UART the RPC channel runs on (mos: rpc.uart.uart_no).
+ * `open` starts it with the channel's reader callback; writes never block or
+ * throw for lack of room (the ESP32 adapter queues them). It throws when the
+ * port is off or taken (on an ESP32 debug build, xsbug owns UART0).
+ */
+export interface RpcUartPort {
+  readonly uartNo: number;
+  readonly open: OpenSerial;
 }

@@ -21,6 +21,13 @@ export interface ChannelInfo {
   readonly type: string;
   /** Peer description for RPC.Ping: "UART0", "127.0.0.1:5533". */
   readonly info: string;
+  /**
+   * Headers (lower-case names) of the HTTP request that carried the call
+   * (HTTP) or opened the channel (WS_in upgrade): channel-level credentials.
+   */
+  readonly headers?: Readonly<Record<string, string | undefined>>;
+  /** That request's method and target ("POST", "/rpc?x=1"), which an HTTP digest covers. */
+  readonly request?: { readonly method: string; readonly uri: string };
 }
 
 export interface CallContext {

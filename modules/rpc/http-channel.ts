@@ -3,14 +3,18 @@
 
 import type { Dispatcher } from "rpc/dispatcher";
 import {
+  challengeOfReply,
   frameResponse,
   invalidRequestResponse,
   noReplyResponse,
   notFoundResponse,
   optionsResponse,
+  requestTarget,
   restResponse,
   routeHttpRequest,
+  unauthorizedResponse,
   wantsKeepAlive,
+  type HttpResponseOut,
 } from "rpc/http-mapping";
 import type { ServeHttp } from "platform/ports";
 
@@ -19,8 +23,14 @@ const randomId = () => String(Math.floor(Math.random() * 0x7fffffff));
 
 export function startHttpChannel(rpc: Dispatcher, serve: ServeHttp): void {
   serve((request, respond, peer) => {
-    const channel = { type: "HTTP", info: peer };
+    // The request's headers and request line travel with the call: its credentials (rpc/auth).
+    const channel = { type: "HTTP", info: peer, headers: request.headers, request: { method: request.method, uri: requestTarget(request) } };
     const keepAlive = wantsKeepAlive(request);
+    /** A call refused for want of credentials gets an HTTP 401 challenge instead of its reply. */
+    const reply = (frame: string, response: (frame: string, keepAlive: boolean) => HttpResponseOut) => {
+      const challenge = challengeOfReply(frame);
+      respond(challenge ? unauthorizedResponse(challenge) : response(frame, keepAlive));
+    };
     const route = routeHttpRequest(request, randomId);
     let disposition;
     switch (route.kind) {
@@ -34,10 +44,10 @@ export function startHttpChannel(rpc: Dispatcher, serve: ServeHttp): void {
         respond(route.response);
         return;
       case "frame":
-        disposition = rpc.handleText(route.frameText, channel, (reply) => respond(frameResponse(reply, keepAlive)));
+        disposition = rpc.handleText(route.frameText, channel, (frame) => reply(frame, frameResponse));
         break;
       case "rest":
-        disposition = rpc.handleFrame(route.frame, channel, (reply) => respond(restResponse(reply, keepAlive)));
+        disposition = rpc.handleFrame(route.frame, channel, (frame) => reply(frame, restResponse));
         break;
     }
     if (disposition === "dropped") respond(invalidRequestResponse());

@@ -3,6 +3,7 @@
 // response (status, headers, body) for each outcome. The ESP32 adapter and the
 // virtual board's supervisor both only move these through their server.
 
+import { parseFrameChallenge, wwwAuthenticate, type FrameChallenge } from "rpc/digest-auth";
 import { parseFrame, type Frame } from "rpc/frame";
 
 export const RPC_PREFIX = "/rpc";
@@ -123,6 +124,38 @@ export function restResponse(replyFrame: string, keepAlive: boolean): HttpRespon
 function restErrorResponse(error: { code: number; message?: string }, keepAlive: boolean): HttpResponseOut {
   const status = error.code === 403 || error.code === 404 ? error.code : 500;
   return jsonResponse(status, JSON.stringify(error), keepAlive);
+}
+
+/** The request target as the request line had it: path and query (what an HTTP digest covers). */
+export function requestTarget(req: HttpRequestIn): string {
+  return req.query === "" ? req.path : `${req.path}?${req.query}`;
+}
+
+/**
+ * The challenge in a reply frame that refuses a call for want of credentials
+ * (error 401 with a digest challenge as its message), or undefined. Over HTTP
+ * it is answered with an HTTP 401 instead of the frame, as Mongoose's HTTP
+ * channel does, in frame and REST mode alike.
+ */
+export function challengeOfReply(replyFrame: string): FrameChallenge | undefined {
+  // Cheap test first: almost every reply is something else.
+  if (!replyFrame.includes('"error":{"code":401,')) return undefined;
+  const parsed = parseFrame(replyFrame);
+  const error = parsed.ok ? parsed.frame.error : undefined;
+  return error?.code === 401 && error.message !== undefined ? parseFrameChallenge(error.message) : undefined;
+}
+
+/** HTTP 401 asking for digest credentials; the connection closes after it. */
+export function unauthorizedResponse(challenge: FrameChallenge): HttpResponseOut {
+  return {
+    status: 401,
+    headers: [
+      ["WWW-Authenticate", wwwAuthenticate(challenge.realm, challenge.nonce, challenge.algorithm)],
+      ["Content-Length", "0"],
+      ["Connection", "close"],
+    ],
+    body: "",
+  };
 }
 
 /** CORS preflight: 200, the CORS headers, no body. */

@@ -1,6 +1,6 @@
 // The RPC channel on a UART: bytes from the serial port through UartFraming
 // into the dispatcher, replies back in the peer's framing. The serial port is
-// ECMA-419 `embedded:io/serial` on every platform; main.ts opens it.
+// ECMA-419 `embedded:io/serial` on every platform, opened by board/uart.
 
 import type { Dispatcher } from "rpc/dispatcher";
 import { UartFraming } from "rpc/uart-framing";
@@ -18,16 +18,23 @@ export function startUartChannel(rpc: Dispatcher, open: OpenSerial, uartNo = 0):
   const framing = new UartFraming();
   const channel = { type: "UART", info: `UART${uartNo}` };
   const send = (text: string) => serial.write(asciiBuffer(text));
-  const serial = open(() => {
-    let chunk: ArrayBuffer | undefined;
-    while ((chunk = serial.read()) !== undefined) {
-      for (const event of framing.receive(new Uint8Array(chunk))) {
-        if (event.kind === "frame") rpc.handleText(event.json, channel, (reply) => send(framing.encode(reply)));
-        else if (event.kind === "reply") send(event.text);
-        else log.warn("uart", event.reason);
+  let serial: SerialLike;
+  try {
+    serial = open(() => {
+      let chunk: ArrayBuffer | undefined;
+      while ((chunk = serial.read()) !== undefined) {
+        for (const event of framing.receive(new Uint8Array(chunk))) {
+          if (event.kind === "frame") rpc.handleText(event.json, channel, (reply) => send(framing.encode(reply)));
+          else if (event.kind === "reply") send(event.text);
+          else log.warn("uart", event.reason);
+        }
       }
-    }
-  });
+    });
+  } catch (e) {
+    // A UART the board cannot open (off, or owned by a debugger) leaves the
+    // other channels working; an exception here would stop the boot.
+    log.warn("uart", `RPC on UART${uartNo} is off: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** Frames leave the framing as ASCII (see asciiJson), one byte per char. */

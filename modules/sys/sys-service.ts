@@ -20,9 +20,18 @@ export interface SysBoard {
 
 const LOCKOUT_MS = 100;
 
-export function installSysService(rpc: Dispatcher, board: SysBoard): void {
+export interface SysService {
+  /** Restart after `delayMs`, with the lockout before it; what Sys.Reboot does, for other services (Config.Set). */
+  rebootAfter(delayMs: number): void;
+}
+
+export function installSysService(rpc: Dispatcher, board: SysBoard): SysService {
   let rebootAtMs: number | undefined;
   const nowMs = () => board.uptimeUs() / 1000;
+  const rebootAfter = (delayMs: number) => {
+    rebootAtMs = nowMs() + delayMs;
+    board.after(delayMs, () => board.restart());
+  };
 
   rpc.addPrehandler(() => {
     if (rebootAtMs === undefined) return undefined;
@@ -54,8 +63,8 @@ export function installSysService(rpc: Dispatcher, board: SysBoard): void {
     // `abort` asks Mongoose for a crash dump; a plain restart is what we can honestly do.
     optionalBoolean(args, "abort");
     if (delay < 0) throw new RpcError(400, "invalid delay value");
-    rebootAtMs = nowMs() + delay;
-    board.after(delay, () => board.restart());
+    rebootAfter(delay);
     return null;
   });
+  return { rebootAfter };
 }

@@ -30,6 +30,13 @@
 #include <pthread.h>
 #include <unistd.h>
 
+/* Date.now() reads the board's system time, which follows its clock, virtual or real (vb_wall_clock.c). */
+#include <sys/time.h>
+typedef struct timeval c_timeval;
+#define c_timezone timezone
+int vb_gettimeofday(struct timeval *tv, void *tz);
+#define c_gettimeofday vb_gettimeofday
+
 #define mxUseGCCAtomics 1
 #define mxUsePOSIXThreads 1
 

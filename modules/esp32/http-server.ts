@@ -1,0 +1,267 @@
+// "board/http-server" on the ESP32: an HTTP/1.1 server over Moddable's
+// classic `socket` Listener (the one its `http` Server uses; why not that
+// Server itself is said in esp32/http-request-reader). Each request goes to
+// the handler as an HttpRequestIn; the response is written exactly as given
+// (status, headers in order, body in UTF-8), whenever the handler answers.
+// The connection stays open when the response says `Connection: keep-alive`
+// and has a Content-Length, and the next request (pipelined or not) is read
+// once the previous response has left. WebSocket upgrades are offered to
+// board/ws-server first.
+
+import { Listener } from "socket";
+import Timer from "timer";
+import type { HttpRequestHandler, ServeHttp } from "platform/ports";
+import type { HttpRequestIn, HttpResponseOut } from "rpc/http-mapping";
+import { httpPort } from "esp32/board-config";
+import { errorText, guard } from "esp32/guard";
+import { HttpRequestReader, type ParsedRequest } from "esp32/http-request-reader";
+import { whenNetworkUp } from "esp32/network";
+import { SocketMessage, SocketOutput, acceptSocket, utf8Bytes, type StreamSocket } from "esp32/socket-output";
+import { log } from "sys/log";
+
+/** RPC frames are at most a few KB (an OTA.Write of 2 KB is under 3 KB of JSON). */
+const LIMITS = { maxHead: 8192, maxBody: 16384 };
+/** lwIP on the ESP32 has 16 TCP control blocks by default; WebSocket and MQTT need some. */
+const MAX_CONNECTIONS = 6;
+/** A keep-alive connection idle this long is closed, to free its control block. */
+const IDLE_MS = 30_000;
+
+/** A request to switch protocols, offered to the upgrade handler. */
+export interface Upgrade {
+  readonly request: HttpRequestIn;
+  readonly peer: string;
+  /** Answer with this response instead and close the connection. */
+  refuse(response: HttpResponseOut): void;
+  /** Take the connection over: its socket and the bytes that followed the request. */
+  take(): { readonly socket: StreamSocket; readonly rest: Uint8Array };
+}
+
+/** Returns true when it claimed the request (and called `refuse` or `take`). */
+export type UpgradeHandler = (upgrade: Upgrade) => boolean;
+
+let upgradeHandler: UpgradeHandler | undefined;
+
+/** For board/ws-server: it gets every `Connection: upgrade` request first. */
+export function handleUpgrades(handler: UpgradeHandler): void {
+  upgradeHandler = handler;
+}
+
+let serving = false;
+const connections = new Set<HttpConnection>();
+
+export const serveHttp: ServeHttp = (handler) => {
+  if (serving) return;
+  serving = true;
+  whenNetworkUp(() => {
+    const port = httpPort();
+    const listener = new Listener({ port });
+    listener.callback = guard("http", () => {
+      const socket = acceptSocket(listener);
+      if (connections.size >= MAX_CONNECTIONS) {
+        log.warn("http", `refused a connection: ${MAX_CONNECTIONS} already open`);
+        socket.close();
+        return;
+      }
+      connections.add(new HttpConnection(socket, handler));
+    });
+    log.info("http", `listening on port ${port}`);
+  });
+};
+
+class HttpConnection {
+  readonly #socket: StreamSocket;
+  readonly #handler: HttpRequestHandler;
+  readonly #peer: string;
+  readonly #reader = new HttpRequestReader(LIMITS);
+  readonly #output: SocketOutput;
+  /** A request is with the handler: the next one waits for its response. */
+  #busy = false;
+  /** Close once the output has left (the response said close, or an error). */
+  #closing = false;
+  #closed = false;
+  #idle: ReturnType<typeof Timer.set> | undefined;
+
+  constructor(socket: StreamSocket, handler: HttpRequestHandler) {
+    this.#socket = socket;
+    this.#handler = handler;
+    // The address only: lwIP sockets in Moddable do not tell the remote port.
+    this.#peer = socket.get("REMOTE_IP") ?? "";
+    this.#output = new SocketOutput(socket, () => this.#drained());
+    socket.callback = guard("http", (message, value) => this.#onSocket(message, value ?? 0), () => this.#close());
+    this.#armIdle();
+  }
+
+  #onSocket(message: number, value: number): void {
+    if (this.#closed) return;
+    if (message === SocketMessage.READABLE) {
+      if (value > 0) this.#reader.push(new Uint8Array(this.#socket.read(ArrayBuffer)));
+      this.#process();
+    } else if (message === SocketMessage.WRITABLE) {
+      this.#output.flush();
+    } else if (message === SocketMessage.DISCONNECTED || message === SocketMessage.ERROR) {
+      this.#close();
+    }
+  }
+
+  /** Serve what has arrived, one request at a time, each after the previous response left. */
+  #process(): void {
+    while (!this.#busy && !this.#closing && !this.#closed && this.#output.idle) {
+      const event = this.#reader.next();
+      if (!event) return;
+      if (event.kind === "continue") {
+        this.#output.send(utf8Bytes("HTTP/1.1 100 Continue\r\n\r\n"));
+      } else if (event.kind === "error") {
+        log.warn("http", `${this.#peer}: ${event.reason}`);
+        this.#write(plainResponse(event.status, event.reason), true);
+      } else {
+        this.#dispatch(event.request);
+      }
+    }
+  }
+
+  #dispatch(parsed: ParsedRequest): void {
+    this.#disarmIdle();
+    let body: string;
+    try {
+      body = parsed.body.length === 0 ? "" : String.fromArrayBuffer(parsed.body.buffer);
+    } catch {
+      this.#write(plainResponse(400, "the body is not UTF-8"), true);
+      return;
+    }
+    const request: HttpRequestIn = { method: parsed.method, path: parsed.path, query: parsed.query, headers: parsed.headers, body };
+    if (upgradeHandler && wantsUpgrade(parsed.headers) && this.#offerUpgrade(request)) return;
+
+    this.#busy = true;
+    const head = parsed.method.toUpperCase() === "HEAD";
+    let answered = false;
+    this.#handler(
+      request,
+      (response) => {
+        // One response per request, and none after the peer left. The
+        // handler may answer from any callback: a failure here must not escape.
+        if (answered || this.#closed) return;
+        answered = true;
+        try {
+          this.#busy = false;
+          this.#write(response, !head);
+        } catch (e) {
+          log.error("http", `${this.#peer}: cannot send the response: ${errorText(e)}`);
+          this.#close();
+        }
+      },
+      this.#peer,
+    );
+  }
+
+  #offerUpgrade(request: HttpRequestIn): boolean {
+    return upgradeHandler!({
+      request,
+      peer: this.#peer,
+      refuse: (response) => this.#write(response, true, true),
+      take: () => {
+        // From here on the socket is the new protocol's; this connection is gone.
+        this.#closed = true;
+        this.#disarmIdle();
+        connections.delete(this);
+        return { socket: this.#socket, rest: this.#reader.takeRest() };
+      },
+    });
+  }
+
+  /** Status line, the headers as given, the body; then keep the connection or close it. */
+  #write(response: HttpResponseOut, withBody: boolean, forceClose = false): void {
+    const lines = [`HTTP/1.1 ${response.status} ${reasonPhrase(response.status)}`];
+    let keepAlive = false;
+    let framed = false;
+    for (const [name, value] of response.headers) {
+      lines.push(`${name}: ${value}`);
+      const lower = name.toLowerCase();
+      if (lower === "connection") keepAlive = value.trim().toLowerCase() === "keep-alive";
+      else if (lower === "content-length") framed = true;
+    }
+    // Without a length the body ends where the connection does.
+    this.#closing = forceClose || !keepAlive || !framed;
+    lines.push("", "");
+    this.#output.send(utf8Bytes(lines.join("\r\n")), withBody ? utf8Bytes(response.body) : new Uint8Array(0));
+  }
+
+  #drained(): void {
+    if (this.#closed) return;
+    if (this.#closing) {
+      this.#close();
+      return;
+    }
+    if (!this.#busy) {
+      this.#armIdle();
+      this.#process();
+    }
+  }
+
+  #armIdle(): void {
+    this.#disarmIdle();
+    this.#idle = Timer.set(
+      guard("http", () => {
+        this.#idle = undefined;
+        this.#close();
+      }),
+      IDLE_MS,
+    );
+  }
+
+  #disarmIdle(): void {
+    if (this.#idle !== undefined) Timer.clear(this.#idle);
+    this.#idle = undefined;
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#disarmIdle();
+    this.#output.clear();
+    connections.delete(this);
+    try {
+      this.#socket.close();
+    } catch {
+      // Already closed by the network stack.
+    }
+  }
+}
+
+function wantsUpgrade(headers: Readonly<Record<string, string>>): boolean {
+  return (headers["connection"] ?? "").toLowerCase().split(",").some((token) => token.trim() === "upgrade");
+}
+
+function plainResponse(status: number, reason: string): HttpResponseOut {
+  const body = reason + "\r\n";
+  return {
+    status,
+    headers: [["Content-Type", "text/plain"], ["Content-Length", String(utf8Bytes(body).length)], ["Connection", "close"]],
+    body,
+  };
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  204: "No Content",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  411: "Length Required",
+  413: "Payload Too Large",
+  418: "I'm a teapot",
+  426: "Upgrade Required",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+function reasonPhrase(status: number): string {
+  return REASONS[status] ?? (status < 400 ? "OK" : "Error");
+}
