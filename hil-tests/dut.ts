@@ -78,6 +78,20 @@ class ConsoleLog {
   }
 }
 
+/** What both kinds of board do the same: keep the console and answer questions about it. */
+abstract class ConsoleCapture {
+  protected readonly log = new ConsoleLog();
+  console(): string {
+    return this.log.since();
+  }
+  markConsole(): void {
+    this.log.mark();
+  }
+  expect(re: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    return this.log.expect(re, timeoutMs);
+  }
+}
+
 async function retryUntil(what: string, timeoutMs: number, probe: () => Promise<unknown>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -92,17 +106,17 @@ async function retryUntil(what: string, timeoutMs: number, probe: () => Promise<
 }
 
 /** The virtual board, on a virtual clock, driven over its UART pseudo-terminal. */
-export class VirtualDut implements Dut {
+export class VirtualDut extends ConsoleCapture implements Dut {
   readonly hasNetwork = true;
-  readonly #log = new ConsoleLog();
   readonly #dir: string;
   readonly #vboard: VirtualBoard;
   #client: RpcClient | undefined;
 
   private constructor(readonly board: RigBoard, dir: string, vboard: VirtualBoard) {
+    super();
     this.#dir = dir;
     this.#vboard = vboard;
-    vboard.on("console", (t) => this.#log.add(t));
+    vboard.on("console", (t) => this.log.add(t));
   }
 
   static async start(board: RigBoard, app: Buffer): Promise<VirtualDut> {
@@ -116,19 +130,10 @@ export class VirtualDut implements Dut {
     return dut;
   }
 
-  /** A client per call keeps a reboot between calls from leaving a stale port behind. */
+  /** Over the UART's pseudo-terminal, which stays the same across resets, as a USB-serial chip does. */
   async rpc(method: string, params?: unknown, options?: CallOptions): Promise<unknown> {
     this.#client ??= new RpcClient(await SerialTransport.open({ path: this.#vboard.uartPath }), { timeoutMs: 10_000 });
     return this.#client.call(method, params, options);
-  }
-  console(): string {
-    return this.#log.since();
-  }
-  markConsole(): void {
-    this.#log.mark();
-  }
-  expect(re: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-    return this.#log.expect(re, timeoutMs);
   }
   async pass(ms: number): Promise<void> {
     await this.#vboard.advanceClock(ms);
@@ -160,13 +165,13 @@ export class VirtualDut implements Dut {
 }
 
 /** A real board on a serial port: RPC and console share the UART, as on the device. */
-export class SerialDut implements Dut {
+export class SerialDut extends ConsoleCapture implements Dut {
   readonly hasNetwork = false;
-  readonly #log = new ConsoleLog();
   #transport: SerialTransport;
   #client: RpcClient;
 
   private constructor(readonly board: RigBoard, transport: SerialTransport) {
+    super();
     this.#transport = transport;
     this.#client = this.#attach(transport);
   }
@@ -180,21 +185,12 @@ export class SerialDut implements Dut {
   }
 
   #attach(transport: SerialTransport): RpcClient {
-    transport.onLog = (line) => this.#log.add(line + "\n");
+    transport.onLog = (line) => this.log.add(line + "\n");
     return new RpcClient(transport, { timeoutMs: 10_000 });
   }
 
   rpc(method: string, params?: unknown, options?: CallOptions): Promise<unknown> {
     return this.#client.call(method, params, options);
-  }
-  console(): string {
-    return this.#log.since();
-  }
-  markConsole(): void {
-    this.#log.mark();
-  }
-  expect(re: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-    return this.#log.expect(re, timeoutMs);
   }
   pass(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
@@ -208,7 +204,7 @@ export class SerialDut implements Dut {
     await this.#transport.setSignals({ dtr: false, rts: true });
     await new Promise((r) => setTimeout(r, 100));
     await this.#transport.setSignals({ dtr: false, rts: false });
-    await this.#log.expect(READY, 30_000).catch(() => undefined);
+    await this.log.expect(READY, 30_000).catch(() => undefined);
     await this.waitUp();
   }
   async powerCycle(): Promise<void> {
