@@ -57,7 +57,8 @@ export const mochaHooks = {
     const tags = (process.env.HIL_TAGS ?? "").split(",").filter(Boolean);
     const boards = candidates(rig, process.env.HIL_BOARD || undefined, tags);
     for (const board of boards) {
-      const lock = tryLock(board.id);
+      // Each run gets a virtual board of its own; only a real one can be shared by mistake.
+      const lock = board.target === "virtual" ? { file: "", release: () => {} } : tryLock(board.id);
       if (!lock) continue;
       try {
         const fw = await buildFirmware();
