@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { RemoteError } from "../host/client/rpc-client.ts";
+import { openPort } from "../host/client/open-port.ts";
+import { RemoteError, RpcClient, TimeoutError } from "../host/client/rpc-client.ts";
 import { buildFwZip } from "../host/fwpack/fw-zip.ts";
 import { dut, firmware } from "./setup.ts";
 
@@ -222,5 +223,58 @@ describe("conformance (spec/mos-rpc.md §7)", () => {
       await remoteError(dut().rpc("OTA.End"), -3, "Update aborted");
       assert.deepEqual(await bootState(), COMMITTED_0);
     });
+  });
+});
+
+describe("conformance over the network transports (§7.6-7.9, 7.27)", () => {
+  before(function () {
+    if (dut().networkPorts.length === 0) skipBecause(this, "no network port in the rig inventory (ports:)");
+  });
+  beforeEach(baseline);
+
+  /** A client on one of the board's network ports; the first call waits for the board to be subscribed/listening. */
+  async function client(port: string): Promise<RpcClient> {
+    const rpc = new RpcClient(await openPort(port), { timeoutMs: 10_000 });
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await rpc.call("RPC.Ping", undefined, { timeoutMs: 1_000 });
+        return rpc;
+      } catch (e) {
+        if (!(e instanceof TimeoutError) || Date.now() > deadline) throw e;
+      }
+    }
+  }
+
+  it("answers RPC.List and OTA.GetBootState on every network port", async () => {
+    for (const port of dut().networkPorts) {
+      const rpc = await client(port);
+      try {
+        assert.ok(((await rpc.call("RPC.List")) as string[]).includes("OTA.Commit"), port);
+        assert.deepEqual(await rpc.call("OTA.GetBootState"), COMMITTED_0, port);
+      } finally {
+        await rpc.close();
+      }
+    }
+  });
+
+  it("takes a pushed update on every network port (mos ota's sequence)", async () => {
+    for (const port of dut().networkPorts) {
+      await baseline();
+      const rpc = await client(port);
+      const zip = firmware().update.zip;
+      try {
+        await rpc.call("OTA.Begin", { size: zip.length, commit_timeout: 0 });
+        for (let offset = 0; offset < zip.length; offset += 1024) {
+          await rpc.call("OTA.Write", { offset, data: zip.subarray(offset, offset + 1024).toString("base64") });
+        }
+        await rpc.call("OTA.End");
+      } finally {
+        await rpc.close();
+      }
+      await afterReboot();
+      assert.equal(await version(), firmware().update.manifest.version, port);
+      assert.deepEqual(await bootState(), { active_slot: 1, is_committed: true, revert_slot: 0, commit_timeout: 0 }, port);
+    }
   });
 });

@@ -11,6 +11,7 @@ import { SerialTransport } from "../host/client/serial-transport.ts";
 import { flashBoard } from "../host/flash/esp-flasher.ts";
 import { planFlash } from "../host/flash/flash-plan.ts";
 import { BOARD_BINARY, REPO_ROOT, buildBoardProgram, writeFactoryFlash } from "../host/vboard/assets.ts";
+import { startEmbeddedBroker, type EmbeddedBroker } from "../host/vboard/embedded-broker.ts";
 import { VirtualBoard } from "../host/vboard/supervisor.ts";
 import type { RigBoard } from "./rig.ts";
 
@@ -36,6 +37,8 @@ export interface Dut {
   waitUp(timeoutMs?: number): Promise<void>;
   /** Whether OTA.Update can reach a server on this computer. */
   readonly hasNetwork: boolean;
+  /** Ports (xs-ota --port URLs) that reach the firmware over the network: HTTP, WebSocket, MQTT. */
+  readonly networkPorts: readonly string[];
   close(): Promise<void>;
 }
 
@@ -108,25 +111,39 @@ async function retryUntil(what: string, timeoutMs: number, probe: () => Promise<
 /** The virtual board, on a virtual clock, driven over its UART pseudo-terminal. */
 export class VirtualDut extends ConsoleCapture implements Dut {
   readonly hasNetwork = true;
+  networkPorts: readonly string[] = [];
   readonly #dir: string;
   readonly #vboard: VirtualBoard;
+  readonly #broker: EmbeddedBroker;
   #client: RpcClient | undefined;
 
-  private constructor(readonly board: RigBoard, dir: string, vboard: VirtualBoard) {
+  private constructor(readonly board: RigBoard, dir: string, vboard: VirtualBoard, broker: EmbeddedBroker) {
     super();
     this.#dir = dir;
     this.#vboard = vboard;
+    this.#broker = broker;
     vboard.on("console", (t) => this.log.add(t));
   }
 
+  /** The board with an MQTT broker of its own, as `xs-ota sim` runs it. */
   static async start(board: RigBoard, app: Buffer): Promise<VirtualDut> {
     buildBoardProgram();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `xs-ota-hil-${board.id}-`));
     writeFactoryFlash(path.join(dir, "flash.bin"), app);
-    const vboard = new VirtualBoard({ binary: BOARD_BINARY, flashPath: path.join(dir, "flash.bin"), httpPort: 0, uartLink: path.join(dir, "uart"), clock: "virtual" });
-    const dut = new VirtualDut(board, dir, vboard);
+    const broker = await startEmbeddedBroker();
+    const vboard = new VirtualBoard({
+      binary: BOARD_BINARY,
+      flashPath: path.join(dir, "flash.bin"),
+      httpPort: 0,
+      uartLink: path.join(dir, "uart"),
+      clock: "virtual",
+      mqttUrl: broker.url,
+    });
+    const dut = new VirtualDut(board, dir, vboard, broker);
     await vboard.start();
-    await vboard.waitReady();
+    const { deviceId } = await vboard.waitReady();
+    const http = vboard.httpUrl;
+    dut.networkPorts = [http, http.replace(/^http:/, "ws:"), `${broker.url}/${deviceId}`];
     return dut;
   }
 
@@ -160,6 +177,7 @@ export class VirtualDut extends ConsoleCapture implements Dut {
   async close(): Promise<void> {
     await this.#client?.close();
     await this.#vboard.stop();
+    await this.#broker.close();
     fs.rmSync(this.#dir, { recursive: true, force: true });
   }
 }
@@ -167,6 +185,9 @@ export class VirtualDut extends ConsoleCapture implements Dut {
 /** A real board on a serial port: RPC and console share the UART, as on the device. */
 export class SerialDut extends ConsoleCapture implements Dut {
   readonly hasNetwork = false;
+  get networkPorts(): readonly string[] {
+    return this.board.ports ?? [];
+  }
   #transport: SerialTransport;
   #client: RpcClient;
 

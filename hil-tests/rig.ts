@@ -11,6 +11,8 @@ export interface RigBoard {
   readonly reset: "rts" | "none";
   readonly power?: { readonly off: string; readonly on: string };
   readonly tags: readonly string[];
+  /** xs-ota --port URLs that reach it over the network, when it has one (http://10.0.0.5/rpc, ...). */
+  readonly ports?: readonly string[];
 }
 
 const TARGETS = ["virtual", "esp32", "esp32s3", "esp32c3"];
@@ -46,7 +48,10 @@ export function loadRig(file: string): RigBoard[] {
     }
     const tags = b.tags ?? [];
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string")) throw new RigError(`${where}: "tags" must be a list of words`);
+    const ports = b.ports ?? [];
+    if (!Array.isArray(ports) || ports.some((p) => typeof p !== "string" || !p.includes("://"))) throw new RigError(`${where}: "ports" must be a list of URLs`);
     return {
+      ports: ports as string[],
       id: b.id,
       target: b.target as RigBoard["target"],
       port: b.port as string | undefined,
