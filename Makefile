@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # Debian packages the build and tests use: 32-bit gcc for the virtual board
 # (16-byte XS slots, as on the ESP32), socat for pseudo-terminal pairs,
 # mosquitto for MQTT tests against a real broker.
-DEBIAN_PACKAGES := gcc-multilib socat mosquitto mosquitto-clients unzip
+DEBIAN_PACKAGES := gcc-multilib socat mosquitto mosquitto-clients unzip curl
 NODE_STAMP := node_modules/.package-lock.json
 
 .PHONY: help setup build typecheck vboard test sim bench esp32 flash hil clean
