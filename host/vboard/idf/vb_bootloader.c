@@ -328,6 +328,21 @@ static int start_app(const esp_image_metadata_t *data, const uint8_t **payload, 
     return 0;
 }
 
+/* Load the app of slot `index` if it holds a valid image, recording it in otadata as the bootloader does. */
+static bool try_boot_index(const boot_state_t *bs, int index, esp_image_metadata_t *data)
+{
+    esp_partition_pos_t part = index_to_partition(bs, index);
+    if (part.size == 0) {
+        return false;
+    }
+    if (try_load_partition(&part, data)) {
+        set_actual_ota_seq(bs, index);
+        return true;
+    }
+    log_invalid_app_partition(index);
+    return false;
+}
+
 int vb_bootloader_boot(const uint8_t **payload, size_t *payload_len)
 {
     boot_state_t bs;
@@ -360,27 +375,16 @@ int vb_bootloader_boot(const uint8_t **payload, size_t *payload_len)
         ESP_LOGE(TAG, "No bootable test partition in the partition table");
         return EXIT_NO_BOOTABLE_APP;
     }
+    /* ESP-IDF's fallback scan: downward from the chosen slot, then upward, ignoring states. */
     for (int index = start_index; index >= FACTORY_INDEX; index--) {
-        esp_partition_pos_t part = index_to_partition(&bs, index);
-        if (part.size == 0) {
-            continue;
-        }
-        if (try_load_partition(&part, &data)) {
-            set_actual_ota_seq(&bs, index);
+        if (try_boot_index(&bs, index, &data)) {
             return start_app(&data, payload, payload_len);
         }
-        log_invalid_app_partition(index);
     }
     for (int index = start_index + 1; index < (int)bs.app_count; index++) {
-        esp_partition_pos_t part = index_to_partition(&bs, index);
-        if (part.size == 0) {
-            continue;
-        }
-        if (try_load_partition(&part, &data)) {
-            set_actual_ota_seq(&bs, index);
+        if (try_boot_index(&bs, index, &data)) {
             return start_app(&data, payload, payload_len);
         }
-        log_invalid_app_partition(index);
     }
     if (try_load_partition(&bs.test, &data)) {
         ESP_LOGW(TAG, "Falling back to test app as only bootable partition");

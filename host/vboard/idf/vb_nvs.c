@@ -725,6 +725,7 @@ esp_err_t nvs_commit(nvs_handle_t handle)
     return find_handle(handle) != NULL ? ESP_OK : ESP_ERR_NVS_INVALID_HANDLE;
 }
 
+/* A handle open for writing; `key` (NULL for none) must be a valid name. */
 static esp_err_t writable_handle(nvs_handle_t handle, const char *key, handle_t **out)
 {
     if (!S.inited) {
@@ -738,7 +739,7 @@ static esp_err_t writable_handle(nvs_handle_t handle, const char *key, handle_t 
         return ESP_ERR_NVS_READ_ONLY;
     }
     *out = h;
-    return check_name(key);
+    return key == NULL ? ESP_OK : check_name(key);
 }
 
 static esp_err_t set_value(nvs_handle_t handle, const char *key, uint8_t type, const void *value, uint32_t len)
@@ -895,15 +896,10 @@ esp_err_t nvs_erase_key(nvs_handle_t handle, const char *key)
 
 esp_err_t nvs_erase_all(nvs_handle_t handle)
 {
-    if (!S.inited) {
-        return ESP_ERR_NVS_NOT_INITIALIZED;
-    }
-    handle_t *h = find_handle(handle);
-    if (h == NULL) {
-        return ESP_ERR_NVS_INVALID_HANDLE;
-    }
-    if (!h->writable) {
-        return ESP_ERR_NVS_READ_ONLY;
+    handle_t *h;
+    esp_err_t err = writable_handle(handle, NULL, &h);
+    if (err != ESP_OK) {
+        return err;
     }
     for (int i = 0; i < S.nrecs; i++) {
         const rec_t *r = &S.recs[i];
