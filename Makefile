@@ -6,8 +6,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Debian packages the build and tests use: 32-bit gcc for the virtual board
-# (16-byte XS slots, as on the ESP32), socat for pseudo-terminal pairs,
-# mosquitto for MQTT tests against a real broker.
+# (16-byte XS slots, as on the ESP32, where the kernel runs 32-bit programs),
+# socat for pseudo-terminal pairs, mosquitto for MQTT tests against a real broker.
 DEBIAN_PACKAGES := gcc-multilib socat mosquitto mosquitto-clients unzip curl
 NODE_STAMP := node_modules/.package-lock.json
 
@@ -47,7 +47,11 @@ typecheck: $(NODE_STAMP)
 	npx tsc -p tsconfig.host.json
 	npx tsc -p tsconfig.esp32.json
 
-# The virtual board's program (32-bit XS host + emulated ESP-IDF + the native module).
+# The virtual board's program (XS host + emulated ESP-IDF + the native module):
+# 32-bit where this machine runs 32-bit programs, else 64-bit
+# (host/vboard/probe-bits.sh runs one to find out); VBOARD_BITS=32|64 decides.
+VBOARD_BITS ?= $(shell host/vboard/probe-bits.sh)
+export VBOARD_BITS
 vboard: setup
 	$(MAKE) -s -C host/vboard
 
@@ -55,11 +59,16 @@ build: setup typecheck vboard
 
 # C tests of the emulated ESP-IDF first (formats, bootloader, power cuts), then
 # every TypeScript test (unit, CLI, the virtual board end to end), then the
-# HIL conformance suite against the virtual board.
+# HIL conformance suite against the virtual board. Where the board is 32-bit,
+# the HIL suite runs again on the 64-bit build, which other machines run.
 test: build
 	$(MAKE) -s -C host/vboard/idf test
 	npx mocha
 	$(MAKE) -s hil
+	@if [ "$(VBOARD_BITS)" = 32 ]; then \
+	  echo "HIL suite on the 64-bit virtual board:"; \
+	  $(MAKE) -s -C host/vboard VBOARD_BITS=64 && \
+	  VBOARD_BITS=64 HIL_REPORT_DIR=build/hil/64-bit node hil-tests/run.mjs; fi
 
 # SIM_ARGS passes options through, e.g. make sim SIM_ARGS="--http-port 9090 --clock virtual".
 sim: build

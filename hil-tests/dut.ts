@@ -10,7 +10,7 @@ import { RpcClient, type CallOptions } from "../host/client/rpc-client.ts";
 import { SerialTransport } from "../host/client/serial-transport.ts";
 import { flashBoard } from "../host/flash/esp-flasher.ts";
 import { planFlash } from "../host/flash/flash-plan.ts";
-import { BOARD_BINARY, REPO_ROOT, buildBoardProgram, writeFactoryFlash } from "../host/vboard/assets.ts";
+import { REPO_ROOT, buildBoardProgram, writeFactoryFlash } from "../host/vboard/assets.ts";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../host/vboard/embedded-broker.ts";
 import { VirtualBoard } from "../host/vboard/supervisor.ts";
 import type { RigBoard } from "./rig.ts";
@@ -127,12 +127,12 @@ export class VirtualDut extends ConsoleCapture implements Dut {
 
   /** The board with an MQTT broker of its own, as `xs-ota sim` runs it. */
   static async start(board: RigBoard, app: Buffer): Promise<VirtualDut> {
-    buildBoardProgram();
+    const binary = buildBoardProgram();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `xs-ota-hil-${board.id}-`));
     writeFactoryFlash(path.join(dir, "flash.bin"), app);
     const broker = await startEmbeddedBroker();
     const vboard = new VirtualBoard({
-      binary: BOARD_BINARY,
+      binary,
       flashPath: path.join(dir, "flash.bin"),
       httpPort: 0,
       uartLink: path.join(dir, "uart"),

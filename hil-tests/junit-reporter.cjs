@@ -1,5 +1,5 @@
 // The HIL run's reporter: mocha's spec output on the terminal, plus a JUnit
-// report (build/hil/junit.xml) with each test's console log, and retries
+// report (build/hil/junit.xml, or in HIL_REPORT_DIR) with each test's console log, and retries
 // reported as flaky (Surefire's <flakyFailure>) instead of hidden.
 'use strict';
 const fs = require('node:fs');
@@ -7,7 +7,7 @@ const path = require('node:path');
 const Mocha = require('mocha');
 const { EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING, EVENT_TEST_RETRY, EVENT_RUN_END } = Mocha.Runner.constants;
 
-const REPORT_DIR = path.resolve(__dirname, '../build/hil');
+const REPORT_DIR = path.resolve(__dirname, '..', process.env.HIL_REPORT_DIR || 'build/hil');
 const logName = (title) => title.replace(/[^\w.-]+/g, '_').slice(0, 120) + '.log';
 const xml = (s) => String(s).replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
 

@@ -1,18 +1,19 @@
 // Root hooks of the HIL run: pick and lock a board from the rig inventory,
 // bring it up with known firmware, and keep each test's console in a log of
-// its own (build/hil/logs/), which the JUnit report links.
+// its own (build/hil/logs/, or under HIL_REPORT_DIR), which the JUnit report links.
 
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Context } from "mocha";
+import { boardBits } from "../host/vboard/assets.ts";
 import { buildFirmwarePackage, type FirmwarePackage } from "../host/vboard/firmware-package.ts";
 import { SerialDut, VirtualDut, type Dut } from "./dut.ts";
 import { tryLock, type BoardLock } from "./lock.ts";
 import { candidates, loadRig } from "./rig.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-export const REPORT_DIR = path.join(ROOT, "build/hil");
+export const REPORT_DIR = path.resolve(ROOT, process.env.HIL_REPORT_DIR || "build/hil");
 export const LOG_DIR = path.join(REPORT_DIR, "logs");
 
 /** The file name of a test's console log; the reporter uses the same rule. */
@@ -64,7 +65,8 @@ export const mochaHooks = {
         const fw = await buildFirmware();
         const d = board.target === "virtual" ? await VirtualDut.start(board, fw.base.app) : await SerialDut.open(board);
         current = { dut: d, lock, firmware: fw };
-        process.stdout.write(`  HIL board: ${board.id} (${board.target})\n`);
+        const build = board.target === "virtual" ? `, ${boardBits().bits}-bit build` : "";
+        process.stdout.write(`  HIL board: ${board.id} (${board.target}${build})\n`);
         break;
       } catch (e) {
         lock.release();

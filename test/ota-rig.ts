@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { HttpTransport } from "../host/client/http-transport.ts";
 import { RpcClient } from "../host/client/rpc-client.ts";
-import { buildBoardProgram, writeFactoryFlash } from "../host/vboard/assets.ts";
+import { buildBoardProgram, writeFactoryFlash, type BoardBits } from "../host/vboard/assets.ts";
 import { FAULTY_MAIN, buildFirmwarePackage, type FirmwarePackage } from "../host/vboard/firmware-package.ts";
 import { VirtualBoard, type ClockMode } from "../host/vboard/supervisor.ts";
 
@@ -51,6 +51,8 @@ export interface BenchOptions {
   mqttUrl?: string;
   /** Extra environment for the board process (VB_FLASH_TORN=1: a power cut tears the operation it cuts). */
   env?: NodeJS.ProcessEnv;
+  /** The board build (default: what this machine runs, see boardBits()). */
+  bits?: BoardBits;
 }
 
 export async function startBench(clock: ClockMode = "virtual", options: BenchOptions = {}): Promise<Bench> {
@@ -58,7 +60,7 @@ export async function startBench(clock: ClockMode = "virtual", options: BenchOpt
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-bench-"));
   const flashPath = path.join(dir, "flash.bin");
   writeFactoryFlash(flashPath, fw.v1.app);
-  const board = new VirtualBoard({ binary: buildBoardProgram(), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock, mqttUrl: options.mqttUrl, env: options.env });
+  const board = new VirtualBoard({ binary: buildBoardProgram(options.bits), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock, mqttUrl: options.mqttUrl, env: options.env });
   let log = "";
   board.on("console", (t) => (log += t));
   let subscribedBoot = 0;

@@ -11,16 +11,54 @@ import { buildFactoryFlash } from "../fwpack/index.ts";
 import { buildFirmwareImage } from "./firmware.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const BOARD_BINARY = path.join(REPO_ROOT, "build/vboard/vboard");
 export const MANIFEST = path.join(REPO_ROOT, "manifest.json");
 export const PARTITIONS_CSV = path.join(REPO_ROOT, "boards/virtual/partitions.csv");
 
+/** The virtual board's two builds: 32-bit is the ESP32's slot size, 64-bit runs on every kernel. */
+export type BoardBits = 32 | 64;
+
+export interface BitsChoice {
+  readonly bits: BoardBits;
+  /** Why: VBOARD_BITS, or what probe-bits.sh found by running a 32-bit program. */
+  readonly why: string;
+}
+
+let probed: BitsChoice | undefined;
+
+/** What probe-bits.sh finds by running a 32-bit program, asked once per process. */
+export function probeBits(): BitsChoice {
+  if (!probed) {
+    const r = spawnSync(path.join(REPO_ROOT, "host/vboard/probe-bits.sh"), ["--explain"], { encoding: "utf8" });
+    const m = /^(32|64) (.*)$/.exec(r.stdout.trim());
+    probed = m ? { bits: Number(m[1]) as BoardBits, why: m[2]! } : { bits: 64, why: `the 32-bit probe failed: ${r.error?.message ?? r.stderr.trim()}` };
+  }
+  return probed;
+}
+
+/** The build to run: VBOARD_BITS when set (as for make), else the probe's answer. */
+export function boardBits(): BitsChoice {
+  const forced = process.env.VBOARD_BITS;
+  if (forced === undefined || forced === "") return probeBits();
+  if (forced !== "32" && forced !== "64") throw new Error(`VBOARD_BITS must be 32 or 64, not "${forced}"`);
+  return { bits: Number(forced) as BoardBits, why: "VBOARD_BITS is set" };
+}
+
+/** Every build this machine can run: 64-bit always, 32-bit where the probe ran one. */
+export function runnableBits(): BoardBits[] {
+  return probeBits().bits === 32 ? [32, 64] : [64];
+}
+
+/** Where the board program of a build lives. */
+export function boardBinary(bits: BoardBits = boardBits().bits): string {
+  return path.join(REPO_ROOT, "build/vboard", String(bits), "vboard");
+}
+
 /** Build (or bring up to date) the board program; throws with make's output on failure. */
-export function buildBoardProgram(): string {
-  const r = spawnSync("make", ["-s", "-C", path.join(REPO_ROOT, "host/vboard")], { encoding: "utf8" });
+export function buildBoardProgram(bits: BoardBits = boardBits().bits): string {
+  const r = spawnSync("make", ["-s", "-C", path.join(REPO_ROOT, "host/vboard"), `VBOARD_BITS=${bits}`], { encoding: "utf8" });
   if (r.error) throw new Error(`cannot run make: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`building the virtual board failed:\n${r.stdout}${r.stderr}`);
-  return BOARD_BINARY;
+  return boardBinary(bits);
 }
 
 export function firmwareVersion(): string {

@@ -117,6 +117,15 @@ void xs_ota_app_description(xsMachine *the)
 extern size_t vb_heap_ceiling(void) __attribute__((weak));
 
 /*
+ * What a slot counts for in the heap figures: its size here. The virtual
+ * board's 64-bit build defines it as the ESP32's 16 bytes, so that its
+ * figures and its cap mean the device's budget.
+ */
+#ifndef XS_OTA_HEAP_SLOT_BYTES
+#define XS_OTA_HEAP_SLOT_BYTES sizeof(txSlot)
+#endif
+
+/*
  * XS heap in bytes: slots plus chunks. `size` is what the machine may use:
  * on the device what it took from the system at creation, on the virtual
  * board (whose heap grows on demand) its cap. `peak` is the most ever in use.
@@ -124,7 +133,7 @@ extern size_t vb_heap_ceiling(void) __attribute__((weak));
 void xs_ota_heap(xsMachine *the)
 {
 	txMachine *m = (txMachine *)the;
-	double slot = (double)sizeof(txSlot);
+	double slot = (double)XS_OTA_HEAP_SLOT_BYTES;
 	double ceiling = vb_heap_ceiling ? (double)vb_heap_ceiling() : 0;
 	xsmcVars(1);
 	xsmcSetNewObject(xsResult);

@@ -37,7 +37,7 @@ void vb_xs_run(const uint8_t *archive, size_t size, size_t mem_limit) __attribut
 void vb_panic(const char *what, const char *detail) __attribute__((noreturn));
 void vb_run_jobs(void *the);   /* promise jobs until none, WeakRef cleanup, unhandled rejections */
 typedef struct {
-	size_t slotSize, slotsCurrent, slotsPeak, slotsMax;
+	size_t slotSize, heapSlotBytes, slotsCurrent, slotsPeak, slotsMax;
 	size_t chunksCurrent, chunksPeak, chunksMax;
 	size_t allocatedBytes, heapLimit;
 } vb_memstats_t;

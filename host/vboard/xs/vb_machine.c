@@ -39,23 +39,35 @@ static int gPanicking;
 
 /* ---- memory: every slot and chunk block goes through here ---- */
 
-/* A size header in front of each block lets fxFree* account for it.
-   16 bytes keeps the malloc alignment of i386 glibc. */
-typedef union { size_t size; max_align_t align; } vb_block_header;
+/*
+ * The heap is counted as the ESP32 would count it, on either build: a slot
+ * is charged XS_OTA_HEAP_SLOT_BYTES (16, the ESP32's txSlot) even where the
+ * 64-bit build's slots take 32, so --mem-limit buys the same number of slots
+ * as the device's budget. Chunks are charged what they take here; on the
+ * 64-bit build they run about 1.5x the 32-bit figure (pointers inside
+ * them), which makes that build the stricter one, never the laxer.
+ */
+#ifndef XS_OTA_HEAP_SLOT_BYTES
+#error "XS_OTA_HEAP_SLOT_BYTES (the ESP32's slot size) comes from host/vboard/Makefile"
+#endif
+
+/* A header in front of each block records what it was charged, for fxFree*.
+   max_align_t keeps malloc's alignment. */
+typedef union { size_t charged; max_align_t align; } vb_block_header;
 
 static size_t gMemLimit;       /* --mem-limit; 0 = no cap */
-static size_t gMemAllocated;
+static size_t gMemCharged;     /* what the blocks in use are charged */
 
-static void *vb_alloc(size_t size)
+static void *vb_alloc(size_t size, size_t charged)
 {
 	vb_block_header *block;
-	if (gMemLimit && (size > gMemLimit || gMemAllocated > gMemLimit - size))
+	if (gMemLimit && (charged > gMemLimit || gMemCharged > gMemLimit - charged))
 		return NULL;        /* XS then collects garbage and, failing that, aborts with "memory full" */
 	block = malloc(sizeof(*block) + size);
 	if (!block)
 		return NULL;
-	block->size = size;
-	gMemAllocated += size;
+	block->charged = charged;
+	gMemCharged += charged;
 	return block + 1;
 }
 
@@ -65,14 +77,14 @@ static void vb_free(void *data)
 	if (!data)
 		return;
 	block = (vb_block_header *)data - 1;
-	gMemAllocated -= block->size;
+	gMemCharged -= block->charged;
 	free(block);
 }
 
 void *fxAllocateChunks(txMachine *the, txSize size)
 {
 	(void)the;
-	return vb_alloc((size_t)size);
+	return vb_alloc((size_t)size, (size_t)size);
 }
 
 void fxFreeChunks(txMachine *the, void *chunks)
@@ -84,7 +96,7 @@ void fxFreeChunks(txMachine *the, void *chunks)
 txSlot *fxAllocateSlots(txMachine *the, txSize count)
 {
 	(void)the;
-	return vb_alloc((size_t)count * sizeof(txSlot));
+	return vb_alloc((size_t)count * sizeof(txSlot), (size_t)count * XS_OTA_HEAP_SLOT_BYTES);
 }
 
 void fxFreeSlots(txMachine *the, void *slots)
@@ -98,7 +110,8 @@ void vb_memstats(vb_memstats_t *stats)
 	txMachine *the = gMachine;
 	memset(stats, 0, sizeof(*stats));
 	stats->slotSize = sizeof(txSlot);
-	stats->allocatedBytes = gMemAllocated;
+	stats->heapSlotBytes = XS_OTA_HEAP_SLOT_BYTES;
+	stats->allocatedBytes = gMemCharged;
 	stats->heapLimit = gMemLimit;
 	if (!the)
 		return;
@@ -127,10 +140,10 @@ static void vb_write_memstats_file(void)
 	file = fopen(path, "w");
 	if (!file)
 		return;
-	fprintf(file, "{\"slotSize\":%zu,\"slotsCurrent\":%zu,\"slotsPeak\":%zu,\"slotsMax\":%zu,"
+	fprintf(file, "{\"slotSize\":%zu,\"heapSlotBytes\":%zu,\"slotsCurrent\":%zu,\"slotsPeak\":%zu,\"slotsMax\":%zu,"
 		"\"chunksCurrent\":%zu,\"chunksPeak\":%zu,\"chunksMax\":%zu,"
 		"\"allocatedBytes\":%zu,\"heapLimit\":%zu}\n",
-		s.slotSize, s.slotsCurrent, s.slotsPeak, s.slotsMax,
+		s.slotSize, s.heapSlotBytes, s.slotsCurrent, s.slotsPeak, s.slotsMax,
 		s.chunksCurrent, s.chunksPeak, s.chunksMax, s.allocatedBytes, s.heapLimit);
 	fclose(file);
 }

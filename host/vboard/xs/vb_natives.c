@@ -11,8 +11,10 @@ static void vb_set_number(xsMachine *the, xsSlot *object, const char *name, size
 	xsmcSet(*object, xsID(name), xsVar(0));
 }
 
-/* xs_vb_memstats() -> {slotSize, slotsCurrent, slotsPeak, slotsMax, chunksCurrent,
-   chunksPeak, chunksMax, allocatedBytes, heapLimit}: bytes, except slots* (counts).
+/* xs_vb_memstats() -> {slotSize, heapSlotBytes, slotsCurrent, slotsPeak, slotsMax,
+   chunksCurrent, chunksPeak, chunksMax, allocatedBytes, heapLimit}: bytes, except
+   slots* (counts). slotSize is this build's txSlot, heapSlotBytes what a slot is
+   charged (the ESP32's); allocatedBytes is what the blocks in use are charged,
    heapLimit is --mem-limit, 0 when there is none. */
 void xs_vb_memstats(xsMachine *the)
 {
@@ -21,6 +23,7 @@ void xs_vb_memstats(xsMachine *the)
 	xsmcVars(1);
 	xsmcSetNewObject(xsResult);
 	vb_set_number(the, &xsResult, "slotSize", s.slotSize);
+	vb_set_number(the, &xsResult, "heapSlotBytes", s.heapSlotBytes);
 	vb_set_number(the, &xsResult, "slotsCurrent", s.slotsCurrent);
 	vb_set_number(the, &xsResult, "slotsPeak", s.slotsPeak);
 	vb_set_number(the, &xsResult, "slotsMax", s.slotsMax);
