@@ -6,9 +6,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { REPO_ROOT, buildBoardProgram, ensureFlash } from "../vboard/assets.ts";
+import { REPO_ROOT, boardBits, buildBoardProgram, ensureFlash } from "../vboard/assets.ts";
 import { startEmbeddedBroker } from "../vboard/embedded-broker.ts";
-import { VirtualBoard, type ClockMode } from "../vboard/supervisor.ts";
+import { tryPidLock, type PidLock } from "../vboard/pid-lock.ts";
+import { VirtualBoard, type BootEnd, type ClockMode } from "../vboard/supervisor.ts";
 
 interface SimOptions {
   flash: string;
@@ -54,24 +55,63 @@ export function registerSimCommand(program: Command): void {
     .option("--mqtt <url>", "MQTT broker the board connects to (mqtt://host[:port]); default: an embedded broker", mqttUrlOption)
     .option("--mqtt-port <n>", "TCP port of the embedded MQTT broker (0 picks a free one)", portOption, 0)
     .action(async (options: SimOptions) => {
-      process.stderr.write("building the virtual board and the firmware...\n");
-      const binary = buildBoardProgram();
-      if (options.blank) {
-        fs.rmSync(options.flash, { force: true }); // the ROM's download mode creates it erased
-        process.stderr.write(`blank flash image ${options.flash}\n`);
-      } else {
-        const flash = await ensureFlash(options.flash, options.fresh);
-        process.stderr.write(`${flash === "created" ? "created" : "using"} flash image ${options.flash}\n`);
-      }
-      const broker = options.mqtt === undefined ? await startEmbeddedBroker(options.mqttPort) : undefined;
-      const mqttUrl = options.mqtt ?? broker!.url;
-      const board = new VirtualBoard({ binary, flashPath: options.flash, httpPort: options.httpPort, uartLink: options.uartLink, clock: options.clock, mqttUrl });
+      const locks = lockBench(options);
       try {
-        await runUntilSignal(board, options.blank === true);
+        await runSim(options);
       } finally {
-        await broker?.close();
+        for (const lock of locks) lock.release();
       }
     });
+}
+
+/**
+ * One board per flash image and per UART link: a second `xs-ota sim` on the
+ * same ones would corrupt the first's flash and steal its terminal, so it is
+ * refused, saying how to run a second board beside the first.
+ */
+function lockBench(options: SimOptions): PidLock[] {
+  const locks: PidLock[] = [];
+  for (const [what, file] of [["flash image", options.flash], ["UART link", options.uartLink]] as const) {
+    const lock = tryPidLock(`${path.resolve(file)}.lock`);
+    if ("heldBy" in lock) {
+      for (const l of locks) l.release();
+      throw new Error(
+        `another xs-ota sim (pid ${lock.heldBy}) is using the ${what} ${file}: stop it, or run a second board with its own --flash FILE --uart-link PATH --http-port N`,
+      );
+    }
+    locks.push(lock);
+  }
+  return locks;
+}
+
+async function runSim(options: SimOptions): Promise<void> {
+  const { bits, why } = boardBits();
+  process.stderr.write(`building the virtual board (${bits}-bit: ${why}) and the firmware...\n`);
+  const binary = buildBoardProgram(bits);
+  if (options.blank) {
+    fs.rmSync(options.flash, { force: true }); // the ROM's download mode creates it erased
+    process.stderr.write(`blank flash image ${options.flash}\n`);
+  } else {
+    const flash = await ensureFlash(options.flash, options.fresh);
+    process.stderr.write(`${flash === "created" ? "created" : "using"} flash image ${options.flash}\n`);
+  }
+  const broker = options.mqtt === undefined ? await startEmbeddedBroker(options.mqttPort) : undefined;
+  const mqttUrl = options.mqtt ?? broker!.url;
+  const board = new VirtualBoard({ binary, flashPath: options.flash, httpPort: options.httpPort, uartLink: options.uartLink, clock: options.clock, mqttUrl });
+  try {
+    await runUntilSignal(board, options.blank === true);
+  } finally {
+    await broker?.close();
+  }
+}
+
+/** "[sim] boot 3 ended: firmware panic (Guru Meditation: ...); booting again in 0.5 s" */
+function describeBootEnd(boot: number, end: BootEnd): string {
+  let line = `[sim] boot ${boot} ended: ${end.meaning}`;
+  // Why a boot failed; a restart or a power cut needs no reason.
+  if (end.reason && end.code !== 3 && end.code !== 4) line += ` (${end.reason})`;
+  if (end.nextBootMs) line += `; booting again in ${end.nextBootMs / 1000} s`;
+  return line + "\n";
 }
 
 async function runUntilSignal(board: VirtualBoard, blank: boolean): Promise<void> {
@@ -102,7 +142,13 @@ async function runUntilSignal(board: VirtualBoard, blank: boolean): Promise<void
     for (const text of held ?? []) process.stdout.write(text);
     held = undefined;
   });
-  board.on("boot-end", (end) => process.stderr.write(`[sim] boot ended: ${end.meaning}\n`));
+  board.on("boot-end", (end) => {
+    // A board that goes down before it was ever ready shows its console at
+    // once: the boot log and the panic are what tells the user why.
+    for (const text of held ?? []) process.stdout.write(text);
+    held = undefined;
+    process.stderr.write(describeBootEnd(board.bootCount, end));
+  });
   await board.start({ downloadMode: blank });
   await new Promise<void>((resolve, reject) => {
     board.on("error", reject);

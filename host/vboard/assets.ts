@@ -53,6 +53,38 @@ export function boardBinary(bits: BoardBits = boardBits().bits): string {
   return path.join(REPO_ROOT, "build/vboard", String(bits), "vboard");
 }
 
+/**
+ * Run the board program once with --version and return what it says, or
+ * throw one line that names the OS error and the fix. Through bash, not
+ * execvp: on "Exec format error" execvp hands the binary to /bin/sh as a
+ * script, which then fails with a misleading syntax error.
+ */
+export function checkBoardProgram(binary: string): string {
+  const r = spawnSync("bash", ["-c", '"$0" --version', binary], { encoding: "utf8" });
+  if (r.status === 0 && r.stdout.startsWith("vboard ")) return r.stdout.trim();
+  const said = (r.stderr || r.stdout).trim().split("\n").pop() ?? "";
+  const osError = /: ([^:]+)$/.exec(said)?.[1] ?? (said || `exit code ${r.status}`);
+  let fix = "rebuild it: make clean build";
+  if (/exec format error/i.test(osError) && elfBits(binary) === 32)
+    fix = "this kernel cannot run 32-bit programs: build the 64-bit board with VBOARD_BITS=64 (or unset VBOARD_BITS: make picks by itself)";
+  else if (/no such file/i.test(osError)) fix = "build it: make build";
+  throw new Error(`the virtual board cannot start: ${binary}: ${osError}; ${fix}`);
+}
+
+/** 32 or 64 from an ELF header, undefined for anything else. */
+function elfBits(file: string): 32 | 64 | undefined {
+  try {
+    const fd = fs.openSync(file, "r");
+    const head = Buffer.alloc(5);
+    fs.readSync(fd, head, 0, 5, 0);
+    fs.closeSync(fd);
+    if (head.readUInt32BE(0) !== 0x7f454c46) return undefined;
+    return head[4] === 1 ? 32 : head[4] === 2 ? 64 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Build (or bring up to date) the board program; throws with make's output on failure. */
 export function buildBoardProgram(bits: BoardBits = boardBits().bits): string {
   const r = spawnSync("make", ["-s", "-C", path.join(REPO_ROOT, "host/vboard"), `VBOARD_BITS=${bits}`], { encoding: "utf8" });

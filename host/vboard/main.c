@@ -4,10 +4,12 @@
  *   vboard --flash FILE [--clock real|virtual] [--reset-reason poweron|sw|panic|rtcwdt]
  *          [--power-cut-at N] [--mac AA:BB:CC:DD:EE:FF] [--mem-limit BYTES]
  *   vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES]
+ *   vboard --version
  *
  * --modules runs a module archive file directly, without flash and
  * bootloader: for testing the XS host on its own.
  */
+#include "esp_idf_version.h"
 #include "vb_boot.h"
 #include "vb_host.h"
 
@@ -21,7 +23,8 @@ static void vb_usage(const char *problem)
 	fprintf(stderr, "vboard: %s\n"
 		"usage: vboard --flash FILE [--clock real|virtual] [--reset-reason poweron|sw|panic|rtcwdt]\n"
 		"              [--power-cut-at N] [--mac AA:BB:CC:DD:EE:FF] [--mem-limit BYTES]\n"
-		"       vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES]\n", problem);
+		"       vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES]\n"
+		"       vboard --version\n", problem);
 	exit(VB_EXIT_USAGE);
 }
 
@@ -94,6 +97,11 @@ int main(int argc, char **argv)
 		const char *value = (i + 1 < argc) ? argv[i + 1] : NULL;
 		if (!strcmp(option, "--help") || !strcmp(option, "-h"))
 			vb_usage("help");
+		if (!strcmp(option, "--version")) {
+			/* The supervisor runs this first: a board program that cannot start says so here. */
+			printf("vboard %d-bit: %s, emulated ESP-IDF %s\n", (int)(sizeof(void *) * 8), vb_xs_version(), esp_get_idf_version());
+			return 0;
+		}
 		if (strncmp(option, "--", 2))
 			vb_usage("unexpected argument");
 		if (!value)

@@ -2,17 +2,20 @@
 // over its HTTP port and its UART pseudo-terminal, across a reboot.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { buildBoardProgram, ensureFlash } from "./assets.ts";
+import { fileURLToPath } from "node:url";
+import { buildBoardProgram, ensureFlash, writeFactoryFlash } from "./assets.ts";
+import { FAULTY_MAIN, buildFirmwarePackage } from "./firmware-package.ts";
 import { VirtualBoard } from "./supervisor.ts";
 import { runCli } from "../../test/run-cli.ts";
 import { startSim, type RunningSim } from "../../test/run-sim.ts";
 
 const exec = promisify(execFile);
+const SIM_BIN = fileURLToPath(new URL("../cli/bin.js", import.meta.url));
 
 async function curl(url: string, ...args: string[]): Promise<string> {
   const { stdout } = await exec("curl", ["-s", "--max-time", "10", ...args, url]);
@@ -95,7 +98,51 @@ describe("xs-ota sim (the virtual board)", function () {
     assert.equal(r.code, 1);
     assert.equal(r.stderr, "remote error 400: invalid delay value\n");
   });
+
+  it("refuses a second sim on the same flash image or UART link, saying how to run a second board", async () => {
+    const args = ["sim", "--http-port", "0"];
+    const fix = "stop it, or run a second board with its own --flash FILE --uart-link PATH --http-port N";
+    const sameFlash = await runCli([...args, "--flash", path.join(sim.dir, "flash.bin"), "--uart-link", path.join(sim.dir, "uart2")]);
+    assert.equal(sameFlash.code, 1);
+    assert.match(sameFlash.stderr, new RegExp(`^error: another xs-ota sim \\(pid \\d+\\) is using the flash image \\S+/flash\\.bin: ${fix}\n$`));
+    const sameUart = await runCli([...args, "--flash", path.join(sim.dir, "flash2.bin"), "--uart-link", sim.uartPath]);
+    assert.equal(sameUart.code, 1);
+    assert.match(sameUart.stderr, new RegExp(`^error: another xs-ota sim \\(pid \\d+\\) is using the UART link \\S+/uart: ${fix}\n$`));
+    assert.equal(fs.existsSync(path.join(sim.dir, "flash2.bin")), false, "the refused sim created nothing");
+    const still = await runCli(["--port", sim.uartPath, "call", "RPC.Ping"]);
+    assert.equal(still.code, 0, still.stderr);
+  });
 });
+
+describe("xs-ota sim with a firmware that panics at every boot", function () {
+  this.timeout(60_000);
+
+  it("shows the boot log and each panic, and reboots with a growing pause", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-sim-crash-"));
+    const crash = await buildFirmwarePackage({ version: "9.9.9-crash", firmwareOverride: [["main", FAULTY_MAIN["crash-at-start"]]] });
+    writeFactoryFlash(path.join(dir, "flash.bin"), crash.app);
+    const child = spawn(process.execPath, [SIM_BIN, "sim", "--http-port", "0", "--flash", path.join(dir, "flash.bin"), "--uart-link", path.join(dir, "uart")]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/\[sim\] boot 3 ended/.test(stderr) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      const panic = "firmware panic (Guru Meditation: uncaught exception: Error: xs-ota test firmware: crash at start)";
+      assert.match(stderr, new RegExp(`\\[sim\\] boot 1 ended: ${escape(panic)}\n\\[sim\\] boot 2 ended: ${escape(panic)}; booting again in 0\\.25 s\n\\[sim\\] boot 3 ended: ${escape(panic)}; booting again in 0\\.5 s\n`));
+      assert.match(stdout, /ets Jun {2}8 2016[\s\S]*Guru Meditation: uncaught exception/);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
 
 describe("the virtual board on a virtual clock", function () {
   this.timeout(120_000);

@@ -11,6 +11,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { checkBoardProgram } from "./assets.ts";
 import { DownloadMode } from "./download-mode.ts";
 import { LinkDecoder, encodeLinkFrame, type LinkFrame } from "./link-codec.ts";
 import { MqttUplink } from "./mqtt-uplink.ts";
@@ -61,6 +62,10 @@ export interface BootEnd {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly meaning: string;
+  /** Why it went down, when it said: a panic's "Guru Meditation: ..." line, or the task watchdog's. */
+  readonly reason?: string;
+  /** When the next boot starts, in ms from now (undefined: the board stays off). */
+  readonly nextBootMs?: number;
 }
 
 const EXIT_MEANING: Record<number, string> = {
@@ -77,6 +82,15 @@ const NEXT_BOOT: Record<number, ResetReason | undefined> = { 3: "sw", 4: "powero
 
 /** The ROM loops on an unbootable flash; a pause keeps that loop from eating a core. */
 const NO_APP_RETRY_MS = 1000;
+
+/**
+ * A firmware that panics at every boot: the first panic reboots at once (a
+ * trial image that crashes must roll back without delay), each further one
+ * in a row waits longer, up to the last figure, so a boot loop is a few
+ * lines a second, not thousands. A boot that ran STABLE_BOOT_MS ends the run.
+ */
+const PANIC_BACKOFF_MS = [0, 250, 500, 1000, 2000, 4000, 8000];
+const STABLE_BOOT_MS = 5000;
 
 export interface ReadyInfo {
   readonly deviceId: string;
@@ -111,6 +125,10 @@ export class VirtualBoard extends EventEmitter {
   #clockWaiters: Array<() => void> = [];
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #download: DownloadMode;
+  #bootStartedAt = 0;
+  #panicsInARow = 0;
+  /** The last panic headline the running boot wrote on its diagnostics (stderr). */
+  #lastDiagnostic: string | undefined;
 
   constructor(options: VirtualBoardOptions) {
     super();
@@ -149,8 +167,9 @@ export class VirtualBoard extends EventEmitter {
     return this.#ready !== undefined;
   }
 
-  /** Open the pseudo-terminal and the HTTP port, then boot. */
+  /** Check that the board program runs, open the pseudo-terminal and the HTTP port, then boot. */
   async start(boot: BootOptions = {}): Promise<void> {
+    checkBoardProgram(this.options.binary);
     await this.#openUart();
     await this.#listen();
     this.boot(boot);
@@ -207,9 +226,17 @@ export class VirtualBoard extends EventEmitter {
     });
     this.#board = board;
     this.#bootCount++;
+    this.#bootStartedAt = Date.now();
+    this.#lastDiagnostic = undefined;
     const decoder = new LinkDecoder();
     board.stdout!.on("data", (chunk: Buffer) => this.#uartTx(chunk));
-    board.stderr!.on("data", (chunk: Buffer) => this.emit("console", `[vboard] ${chunk.toString("utf8")}`));
+    board.stderr!.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      // The panic's headline ("Guru Meditation: ...", "vboard: task watchdog: ..."), not the stack under it.
+      const headline = text.split("\n").find((line) => /^(Guru Meditation|vboard): /.test(line));
+      if (headline) this.#lastDiagnostic = headline;
+      this.emit("console", `[vboard] ${text}`);
+    });
     (board.stdio[4] as Readable).on("data", (chunk: Buffer) => {
       for (const frame of decoder.push(chunk)) this.#linkMessage(frame);
     });
@@ -276,12 +303,20 @@ export class VirtualBoard extends EventEmitter {
     this.#ready = undefined;
     this.#dropConnections();
     const meaning = code !== null ? (EXIT_MEANING[code] ?? `exit code ${code}`) : `killed by ${signal}`;
-    this.emit("boot-end", { code, signal, meaning });
-    if (this.#stopping || code === null) return;
-    const next = NEXT_BOOT[code];
+    const next = this.#stopping || code === null ? undefined : NEXT_BOOT[code];
+    const delay = next === undefined ? undefined : this.#nextBootDelay(code!);
+    this.emit("boot-end", { code, signal, meaning, reason: this.#lastDiagnostic, nextBootMs: delay });
     if (next === undefined) return;
-    if (code === 5) this.#retryTimer = setTimeout(() => this.boot({ reason: next }), NO_APP_RETRY_MS);
+    if (delay) this.#retryTimer = setTimeout(() => this.boot({ reason: next }), delay);
     else this.boot({ reason: next });
+  }
+
+  /** How long the board stays down after a boot that ended with `code`: see PANIC_BACKOFF_MS. */
+  #nextBootDelay(code: number): number {
+    if (code === 5) return NO_APP_RETRY_MS;
+    const quick = Date.now() - this.#bootStartedAt < STABLE_BOOT_MS;
+    this.#panicsInARow = code === 6 && quick ? this.#panicsInARow + 1 : 0;
+    return this.#panicsInARow === 0 ? 0 : PANIC_BACKOFF_MS[Math.min(this.#panicsInARow, PANIC_BACKOFF_MS.length) - 1]!;
   }
 
   #forwardHttp(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -30,6 +30,8 @@ int vb_clock_is_virtual(void);
    exits 0 when nothing can happen anymore, 6 on a firmware panic.
    mem_limit: bytes the engine may take for slots and chunks, 0 = no cap. */
 void vb_xs_run(const uint8_t *archive, size_t size, size_t mem_limit) __attribute__((noreturn));
+/* "XS 13.3.0", for --version */
+const char *vb_xs_version(void);
 
 /* ---- between the files of this folder ---- */
 

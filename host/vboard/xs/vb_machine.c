@@ -331,6 +331,13 @@ static void vb_define_global(txMachine *the, const char *name, txCallback callba
 
 /* ---- entry ---- */
 
+#define VB_STRING(x) #x
+#define VB_XSTRING(x) VB_STRING(x)
+const char *vb_xs_version(void)
+{
+	return "XS " VB_XSTRING(XS_MAJOR_VERSION) "." VB_XSTRING(XS_MINOR_VERSION) "." VB_XSTRING(XS_PATCH_VERSION);
+}
+
 /* The cap the firmware reports as its RAM size (modules/esp32/xsota_native.c). */
 size_t vb_heap_ceiling(void)
 {
