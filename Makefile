@@ -59,9 +59,8 @@ $(TYPECHECK_STAMP): $(NODE_STAMP) $(TS_SOURCES)
 # 32-bit where this machine runs 32-bit programs, else 64-bit
 # (host/vboard/probe-bits.sh runs one to find out); VBOARD_BITS=32|64 decides.
 VBOARD_BITS ?= $(shell host/vboard/probe-bits.sh)
-export VBOARD_BITS
 vboard: setup
-	$(MAKE) -s -C host/vboard
+	$(MAKE) -s -C host/vboard VBOARD_BITS=$(VBOARD_BITS)
 
 build: setup typecheck vboard
 
