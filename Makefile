@@ -14,7 +14,7 @@ NODE_STAMP := node_modules/.package-lock.json
 .PHONY: help setup build typecheck vboard test sim bench esp32 flash hil clean
 
 help:
-	@echo "make sim      build the firmware and boot the virtual board"
+	@echo "make sim      build the firmware and boot the virtual board (VBOARD_BITS=32|64: its build; default: 32 where it runs)"
 	@echo "make test     run every test (installs what it needs)"
 	@echo "make setup    install npm and Debian dependencies only"
 	@echo "make build    type-check and build host tools and the virtual board"

@@ -54,6 +54,11 @@ export function registerSimCommand(program: Command): void {
     .option("--blank", "erase the flash (a chip fresh from the factory) and wait in download mode for xs-ota flash")
     .option("--mqtt <url>", "MQTT broker the board connects to (mqtt://host[:port]); default: an embedded broker", mqttUrlOption)
     .option("--mqtt-port <n>", "TCP port of the embedded MQTT broker (0 picks a free one)", portOption, 0)
+    .addHelpText(
+      "after",
+      "\nThe board program is 32-bit (the ESP32's XS slot size) where this machine runs 32-bit programs, else\n" +
+        "64-bit; the environment variable VBOARD_BITS=32|64 decides instead. One sim per flash image and UART link.",
+    )
     .action(async (options: SimOptions) => {
       const locks = lockBench(options);
       try {
