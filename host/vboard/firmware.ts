@@ -3,12 +3,14 @@
 // every module; each TypeScript module is compiled on its own to an ES module
 // that keeps its bare import specifiers; the result is packed into a real
 // ESP-IDF app image. Imports that no module of the map provides are refused
-// here, with the importing module named, instead of failing at boot.
+// here, with the importing module named, instead of failing at boot; so is a
+// native()/Native() that xsc would not bind on the device (native-calls.ts).
 
 import fs from "node:fs";
 import path from "node:path";
 import { transform } from "esbuild";
 import { buildVirtualBoardImage, compilerDateTime } from "../fwpack/index.ts";
+import { nativeCallErrors } from "./native-calls.ts";
 
 /** Modules the XS host provides itself (Moddable's built-ins). */
 export const HOST_BUILTINS = new Set(["timer", "text/decoder", "text/encoder"]);
@@ -62,6 +64,7 @@ export function importedSpecifiers(js: string): string[] {
  */
 export async function compileFirmwareModules(manifestPath: string, platform = "vboard"): Promise<Array<[string, string]>> {
   const compiled: Array<[string, string]> = [];
+  const refused: string[] = [];
   for (const [specifier, base] of manifestModules(manifestPath, platform)) {
     const source = [".ts", ".js"].map((ext) => base + ext).find((f) => fs.existsSync(f));
     if (!source) {
@@ -69,21 +72,30 @@ export async function compileFirmwareModules(manifestPath: string, platform = "v
       throw new FirmwareBuildError(`manifest.json maps "${specifier}" to ${path.relative(process.cwd(), base)}, which has no .ts, .js or .c file`);
     }
     let code: string;
+    let map: string;
     try {
       const result = await transform(fs.readFileSync(source, "utf8"), {
         loader: source.endsWith(".ts") ? "ts" : "js",
         format: "esm",
         target: "es2022",
         sourcefile: source,
+        sourcemap: "external",
       });
-      code = result.code;
+      ({ code, map } = result);
     } catch (e) {
       throw new FirmwareBuildError(`cannot compile ${source}: ${(e as Error).message}`);
     }
+    const file = path.relative(process.cwd(), source);
+    for (const error of await nativeCallErrors(code, map)) refused.push(`module "${specifier}" (${file}:${error.line}): ${error.message}`);
     compiled.push([specifier, code]);
   }
+  refuseNativeCalls(refused);
   checkImports(new Map(compiled), platform);
   return compiled;
+}
+
+function refuseNativeCalls(refused: readonly string[]): void {
+  if (refused.length) throw new FirmwareBuildError(`xsc would refuse this firmware for the device:\n  ${refused.join("\n  ")}`);
 }
 
 export interface FirmwareImageOptions {
@@ -110,7 +122,12 @@ export function checkImports(modules: ReadonlyMap<string, string>, platform = "v
 /** The virtual board's app image of the firmware in this repository. */
 export async function buildFirmwareImage(options: FirmwareImageOptions): Promise<Buffer> {
   const modules = new Map(await compileFirmwareModules(options.manifestPath));
-  for (const [specifier, source] of options.override ?? []) modules.set(specifier, source);
+  const refused: string[] = [];
+  for (const [specifier, source] of options.override ?? []) {
+    for (const error of await nativeCallErrors(source)) refused.push(`module "${specifier}" line ${error.line}: ${error.message}`);
+    modules.set(specifier, source);
+  }
+  refuseNativeCalls(refused);
   checkImports(modules);
   return buildVirtualBoardImage({
     version: options.version,

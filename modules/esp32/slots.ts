@@ -43,7 +43,7 @@ export default class Slots implements SlotsPort {
     return native("xs_ota_read").call(this, slot, offset, length) as ArrayBuffer;
   }
   digest(slot: number, offset: number, length: number, algorithm: "sha1" | "sha256"): string {
-    return native("xs_ota_digest").call(this, slot, offset, length, algorithm === "sha256" ? 256 : 1) as string;
+    return native("xs_ota_digest").call(this, slot, offset, length, algorithm) as string;
   }
   crc32(bytes: Uint8Array, seed: number): number {
     return native("xs_ota_crc32").call(this, bytes, seed) as number;

@@ -19,7 +19,12 @@ export default class System {
   }
   /** Bytes of a base64 text (standard or URL-safe), decoded natively. */
   static decodeBase64(text: string): Uint8Array {
-    return new Uint8Array(native("xs_ota_base64_decode").call(this, text) as ArrayBuffer);
+    return new Uint8Array(System.#base64Bytes(text));
+  }
+  // Only a bare `return native(...).call(this, ...args)` is bound at build time
+  // (xsc: "cannot optimize native" otherwise): the wrapping stays outside.
+  static #base64Bytes(text: string): ArrayBuffer {
+    return native("xs_ota_base64_decode").call(this, text) as ArrayBuffer;
   }
   static heap(): HeapStats {
     return native("xs_ota_heap").call(this) as HeapStats;

@@ -35,19 +35,25 @@
 #define xsID_valid xsID("valid")
 #endif
 
+/*
+ * ESP-IDF headers as Moddable's module include path finds them: bare where
+ * the component's include directory is on its list (make.esp32.mk), else
+ * through $(IDF_PATH)/components, as Moddable's own C does. The virtual
+ * board's emulated headers sit at the same names (host/vboard/idf/include).
+ */
+#include "app_update/include/esp_ota_ops.h"
 #include "esp_app_desc.h"
 #include "esp_image_format.h"
 #include "esp_log.h"
 #include "esp_mac.h"
-#include "esp_ota_ops.h"
 #include "esp_partition.h"
 #include "esp_rom_crc.h"
 #include "esp_system.h"
 #include "esp_timer.h"
-#include "mbedtls/sha1.h"
-#include "mbedtls/sha256.h"
-#include "nvs.h"
-#include "nvs_flash.h"
+#include "nvs_flash/include/nvs.h"
+#include "nvs_flash/include/nvs_flash.h"
+
+#include "xsota_sha.h"
 
 #define NVS_NAMESPACE "xsota"
 /* Flash is read in pieces this big when hashing: small enough for any stack. */
@@ -274,50 +280,37 @@ void xs_ota_read(xsMachine *the)
 }
 
 /*
- * Hex SHA-1 or SHA-256 of [offset, offset + length) of a slot, read back from
- * flash: what was written is what is checked, never what was meant.
+ * Hex SHA-1 or SHA-256 ("sha1", "sha256") of [offset, offset + length) of a
+ * slot, read back from flash: what was written is what is checked, never what
+ * was meant.
  */
 void xs_ota_digest(xsMachine *the)
 {
 	const esp_partition_t *p = slot_partition(the, xsmcToInteger(xsArg(0)));
 	uint32_t offset = (uint32_t)xsmcToInteger(xsArg(1));
 	uint32_t length = (uint32_t)xsmcToInteger(xsArg(2));
-	int sha256 = xsmcToInteger(xsArg(3)) == 256;
+	const char *algorithm = xsmcToString(xsArg(3));
+	int sha256 = !strcmp(algorithm, "sha256");
 	uint8_t buf[READ_CHUNK], digest[32];
 	char hex[65];
-	mbedtls_sha1_context sha1_ctx;
-	mbedtls_sha256_context sha256_ctx;
+	xsota_sha_t sha;
 	esp_err_t err = ESP_OK;
 	uint32_t done = 0;
-	int i, n = sha256 ? 32 : 20;
+	size_t i, n;
+	if (!sha256 && strcmp(algorithm, "sha1"))
+		xsRangeError("no digest %s", algorithm);
 	if (offset > p->size || length > p->size - offset)
 		xsRangeError("digest beyond slot %d", partition_slot(p));
-	if (sha256) {
-		mbedtls_sha256_init(&sha256_ctx);
-		mbedtls_sha256_starts(&sha256_ctx, 0);
-	} else {
-		mbedtls_sha1_init(&sha1_ctx);
-		mbedtls_sha1_starts(&sha1_ctx);
-	}
+	xsota_sha_start(&sha, sha256);
 	while (done < length && err == ESP_OK) {
 		uint32_t step = length - done < READ_CHUNK ? length - done : READ_CHUNK;
 		err = esp_partition_read(p, offset + done, buf, step);
-		if (err == ESP_OK) {
-			if (sha256)
-				mbedtls_sha256_update(&sha256_ctx, buf, step);
-			else
-				mbedtls_sha1_update(&sha1_ctx, buf, step);
-		}
+		if (err == ESP_OK)
+			xsota_sha_update(&sha, buf, step);
 		done += step;
 	}
-	if (sha256) {
-		mbedtls_sha256_finish(&sha256_ctx, digest);
-		mbedtls_sha256_free(&sha256_ctx);
-	} else {
-		mbedtls_sha1_finish(&sha1_ctx, digest);
-		mbedtls_sha1_free(&sha1_ctx);
-	}
 	check(the, err, "esp_partition_read");
+	n = xsota_sha_finish(&sha, digest);
 	for (i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 	xsmcSetString(xsResult, hex);

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "esp_ota_ops.h"
+#include "app_update/include/esp_ota_ops.h"
 #include "vb_internal.h"
 
 #define FACTORY_INDEX (-1)

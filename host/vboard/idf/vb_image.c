@@ -38,7 +38,7 @@ typedef struct {
     bool verify;
     bool loading;           /* bootloader: RAM segments are "load"ed */
     uint32_t checksum;
-    vb_sha256_ctx_t sha;
+    xsota_sha_t sha;
     bool sha_on;
 } image_walk_t;
 
@@ -96,9 +96,9 @@ static esp_err_t process_header(image_walk_t *w, esp_image_metadata_t *data, uin
     }
     if (w->verify) {
         if (data->image.hash_appended) {
-            vb_sha256_init(&w->sha);
+            xsota_sha_start(&w->sha, 1);
             w->sha_on = true;
-            vb_sha256_update(&w->sha, &data->image, sizeof(data->image));
+            xsota_sha_update(&w->sha, &data->image, sizeof(data->image));
         }
         if (data->image.magic != ESP_IMAGE_HEADER_MAGIC) {
             FAIL_LOAD("image at 0x%" PRIx32 " has invalid magic byte (nothing flashed here?)", part_offset);
@@ -133,7 +133,7 @@ static esp_err_t process_segment_data(image_walk_t *w, uint32_t data_addr, uint3
                            ((uint32_t)buf[i + 3] << 24);
         }
         if (w->sha_on) {
-            vb_sha256_update(&w->sha, buf, chunk);
+            xsota_sha_update(&w->sha, buf, chunk);
         }
         off += chunk;
     }
@@ -153,7 +153,7 @@ static esp_err_t process_segments(image_walk_t *w, esp_image_metadata_t *data)
             return err;
         }
         if (w->sha_on) {
-            vb_sha256_update(&w->sha, header, sizeof(*header));
+            xsota_sha_update(&w->sha, header, sizeof(*header));
         }
         uint32_t load_addr = header->load_addr;
         uint32_t data_len = header->data_len;
@@ -219,7 +219,7 @@ static esp_err_t process_checksum(image_walk_t *w, esp_image_metadata_t *data)
         FAIL_LOAD("Checksum failed. Calculated 0x%x read 0x%x", calc_checksum, read_checksum);
     }
     if (w->sha_on) {
-        vb_sha256_update(&w->sha, buf, length);
+        xsota_sha_update(&w->sha, buf, length);
     }
     data->image_len += length;
     return ESP_OK;
@@ -266,7 +266,7 @@ static esp_err_t walk(image_walk_t *w, const esp_partition_pos_t *part, esp_imag
     }
     if (w->verify && w->sha_on) {
         uint8_t digest[32];
-        vb_sha256_final(&w->sha, digest);
+        xsota_sha_finish(&w->sha, digest);
         w->sha_on = false;
         if (memcmp(digest, data->image_digest, sizeof(digest)) != 0) {
             ESP_LOGE(TAG, "Image hash failed - image is corrupt");

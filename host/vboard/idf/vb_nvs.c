@@ -42,7 +42,7 @@
 #include <string.h>
 
 #include "esp_partition.h"
-#include "nvs_flash.h"
+#include "nvs_flash/include/nvs_flash.h"
 #include "vb_internal.h"
 
 #define PAGE_SIZE VB_FLASH_SECTOR_SIZE

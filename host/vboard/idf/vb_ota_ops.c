@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "esp_ota_ops.h"
+#include "app_update/include/esp_ota_ops.h"
 #include "vb_internal.h"
 
 #define OTA_SLOT(i) ((i) & 0x0F)

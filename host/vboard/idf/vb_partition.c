@@ -384,8 +384,8 @@ esp_err_t esp_partition_get_sha256(const esp_partition_t *partition, uint8_t *sh
         }
         len = data.image_len;
     }
-    vb_sha256_ctx_t ctx;
-    vb_sha256_init(&ctx);
+    xsota_sha_t ctx;
+    xsota_sha_start(&ctx, 1);
     uint8_t buf[4096];
     for (uint32_t off = 0; off < len;) {
         uint32_t chunk = len - off < sizeof(buf) ? len - off : (uint32_t)sizeof(buf);
@@ -393,10 +393,10 @@ esp_err_t esp_partition_get_sha256(const esp_partition_t *partition, uint8_t *sh
         if (err != ESP_OK) {
             return err;
         }
-        vb_sha256_update(&ctx, buf, chunk);
+        xsota_sha_update(&ctx, buf, chunk);
         off += chunk;
     }
-    vb_sha256_final(&ctx, sha_256);
+    xsota_sha_finish(&ctx, sha_256);
     return ESP_OK;
 }
 

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "esp_mac.h"
-#include "esp_ota_ops.h"
+#include "app_update/include/esp_ota_ops.h"
 #include "esp_image_format.h"
-#include "nvs.h"
+#include "nvs_flash/include/nvs.h"
 #include "vb_internal.h"
 
 #define EXIT_USAGE 2

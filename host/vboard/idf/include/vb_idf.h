@@ -103,14 +103,9 @@ void vb_md5_init(vb_md5_ctx_t *ctx);
 void vb_md5_update(vb_md5_ctx_t *ctx, const void *data, size_t len);
 void vb_md5_final(vb_md5_ctx_t *ctx, uint8_t digest[16]);
 
-typedef struct {
-    uint32_t state[8];
-    uint64_t length;
-    uint8_t block[64];
-} vb_sha256_ctx_t;
-void vb_sha256_init(vb_sha256_ctx_t *ctx);
-void vb_sha256_update(vb_sha256_ctx_t *ctx, const void *data, size_t len);
-void vb_sha256_final(vb_sha256_ctx_t *ctx, uint8_t digest[32]);
+/* SHA-256 is the device module's own (modules/esp32/xsota_sha.h): one
+   implementation for the firmware's digest checks and the image checks here. */
+#include "xsota_sha.h"
 
 /* ---- lifetime (tests) ---------------------------------------------------------- */
 /* Closes the flash and forgets every emulated state (partitions, running app, OTA handles,

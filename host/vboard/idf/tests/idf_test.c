@@ -21,11 +21,11 @@
 #include "esp_image_format.h"
 #include "esp_log.h"
 #include "esp_mac.h"
-#include "esp_ota_ops.h"
+#include "app_update/include/esp_ota_ops.h"
 #include "esp_partition.h"
 #include "esp_system.h"
 #include "esp_timer.h"
-#include "nvs_flash.h"
+#include "nvs_flash/include/nvs_flash.h"
 #include "vb_idf.h"
 
 /* ---- TAP ---------------------------------------------------------------------------------- */
@@ -272,10 +272,10 @@ static image_t build_image(const char *version, const char *payload_text, size_t
     size_t padded = (off + 1 + 15) & ~(size_t)15;
     img[padded - 1] = (uint8_t)((checksum >> 24) ^ (checksum >> 16) ^ (checksum >> 8) ^ checksum);
     off = padded;
-    vb_sha256_ctx_t sha;
-    vb_sha256_init(&sha);
-    vb_sha256_update(&sha, img, off);
-    vb_sha256_final(&sha, img + off);
+    xsota_sha_t sha;
+    xsota_sha_start(&sha, 1);
+    xsota_sha_update(&sha, img, off);
+    xsota_sha_finish(&sha, img + off);
     off += 32;
     image_t r = {img, off};
     return r;
@@ -300,10 +300,10 @@ static void reseal_image(image_t *img)
     }
     size_t padded = (off + 1 + 15) & ~(size_t)15;
     img->data[padded - 1] = (uint8_t)((checksum >> 24) ^ (checksum >> 16) ^ (checksum >> 8) ^ checksum);
-    vb_sha256_ctx_t sha;
-    vb_sha256_init(&sha);
-    vb_sha256_update(&sha, img->data, padded);
-    vb_sha256_final(&sha, img->data + padded);
+    xsota_sha_t sha;
+    xsota_sha_start(&sha, 1);
+    xsota_sha_update(&sha, img->data, padded);
+    xsota_sha_finish(&sha, img->data + padded);
 }
 
 static void put_image(const char *path, uint32_t addr, const image_t *img)
@@ -438,29 +438,49 @@ static void test_checksums(void)
          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
     };
     for (size_t i = 0; i < sizeof(shav) / sizeof(shav[0]); i++) {
-        vb_sha256_ctx_t c;
+        xsota_sha_t c;
         uint8_t d[32];
         char h[65];
-        vb_sha256_init(&c);
-        vb_sha256_update(&c, shav[i].in, strlen(shav[i].in));
-        vb_sha256_final(&c, d);
+        xsota_sha_start(&c, 1);
+        xsota_sha_update(&c, shav[i].in, strlen(shav[i].in));
+        xsota_sha_finish(&c, d);
         hex(d, 32, h);
         ok(strcmp(h, shav[i].sha) == 0, "SHA-256 FIPS 180 vector \"%.20s\"", shav[i].in);
     }
     {
-        vb_sha256_ctx_t c;
+        xsota_sha_t c;
         uint8_t d[32];
         char h[65];
         char chunk[1001];
         memset(chunk, 'a', sizeof(chunk));
-        vb_sha256_init(&c);
+        xsota_sha_start(&c, 1);
         for (int i = 0; i < 1000; i++) {
-            vb_sha256_update(&c, chunk, i % 2 ? 999 : 1001);   /* odd chunks cross block edges */
+            xsota_sha_update(&c, chunk, i % 2 ? 999 : 1001);   /* odd chunks cross block edges */
         }
-        vb_sha256_final(&c, d);
+        xsota_sha_finish(&c, d);
         hex(d, 32, h);
         ok(strcmp(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0,
            "SHA-256 of one million 'a'");
+    }
+
+    /* SHA-1, the fw.zip manifests' cs_sha1: the device module's digest check. */
+    static const struct {
+        const char *in;
+        const char *sha;
+    } sha1v[] = {
+        {"abc", "a9993e364706816aba3e25717850c26c9cd0d89d"},
+        {"", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "84983e441c3bd26ebaae4aa1f95129e5e54670f1"},
+    };
+    for (size_t i = 0; i < sizeof(sha1v) / sizeof(sha1v[0]); i++) {
+        xsota_sha_t c;
+        uint8_t d[32];
+        char h[65];
+        xsota_sha_start(&c, 0);
+        xsota_sha_update(&c, sha1v[i].in, strlen(sha1v[i].in));
+        ok(xsota_sha_finish(&c, d) == 20, "SHA-1 digest is 20 bytes");
+        hex(d, 20, h);
+        ok(strcmp(h, sha1v[i].sha) == 0, "SHA-1 FIPS 180 vector \"%.20s\"", sha1v[i].in);
     }
 }
 
