@@ -7,8 +7,9 @@ SHELL := /bin/bash
 
 # Debian packages the build and tests use: 32-bit gcc for the virtual board
 # (16-byte XS slots, as on the ESP32, where the kernel runs 32-bit programs),
-# socat for pseudo-terminal pairs, mosquitto for MQTT tests against a real broker.
-DEBIAN_PACKAGES := gcc-multilib socat mosquitto mosquitto-clients unzip curl
+# socat for pseudo-terminal pairs, mosquitto for MQTT tests against a real broker,
+# curl and python3-websockets as third-party HTTP and WebSocket clients.
+DEBIAN_PACKAGES := gcc-multilib socat mosquitto mosquitto-clients unzip curl python3-websockets
 NODE_STAMP := node_modules/.package-lock.json
 
 .PHONY: help setup build typecheck vboard test sim bench esp32 flash hil clean

@@ -11,7 +11,7 @@ import { HttpTransport } from "../host/client/http-transport.ts";
 import { RpcClient } from "../host/client/rpc-client.ts";
 import { buildBoardProgram, writeFactoryFlash, type BoardBits } from "../host/vboard/assets.ts";
 import { FAULTY_MAIN, buildFirmwarePackage, type FirmwarePackage } from "../host/vboard/firmware-package.ts";
-import { VirtualBoard, type ClockMode } from "../host/vboard/supervisor.ts";
+import { MQTT_SUBSCRIBED, VirtualBoard, type ClockMode } from "../host/vboard/supervisor.ts";
 
 export interface Firmware {
   v1: FirmwarePackage;
@@ -63,13 +63,15 @@ export async function startBench(clock: ClockMode = "virtual", options: BenchOpt
   const board = new VirtualBoard({ binary: buildBoardProgram(options.bits), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock, mqttUrl: options.mqttUrl, env: options.env });
   let log = "";
   board.on("console", (t) => (log += t));
-  let subscribedBoot = 0;
-  board.mqtt?.on("subscribed", () => (subscribedBoot = board.bootCount));
+  // Where the running boot's console starts: the next boot's output comes after a boot-end.
+  let bootStart = 0;
+  board.on("boot-end", () => (bootStart = log.length));
   const mqttReady = async (timeoutMs = 15_000) => {
-    if (!board.mqtt) throw new Error("this bench has no MQTT broker");
+    if (!options.mqttUrl) throw new Error("this bench has no MQTT broker");
     const deadline = Date.now() + timeoutMs;
-    while (!(board.isReady && subscribedBoot === board.bootCount)) {
-      if (Date.now() > deadline) throw new Error(`the board did not subscribe on ${board.mqtt.brokerUrl} within ${timeoutMs / 1000} s`);
+    // The firmware logs its SUBACK: from then on it can be called over MQTT.
+    while (!(board.isReady && log.includes(MQTT_SUBSCRIBED, bootStart))) {
+      if (Date.now() > deadline) throw new Error(`the board did not subscribe on ${options.mqttUrl} within ${timeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 20));
     }
   };

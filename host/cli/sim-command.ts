@@ -9,7 +9,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { REPO_ROOT, boardBits, buildBoardProgram, ensureFlash } from "../vboard/assets.ts";
 import { startEmbeddedBroker } from "../vboard/embedded-broker.ts";
 import { tryPidLock, type PidLock } from "../vboard/pid-lock.ts";
-import { VirtualBoard, type BootEnd, type ClockMode } from "../vboard/supervisor.ts";
+import { MQTT_SUBSCRIBED, VirtualBoard, type BootEnd, type ClockMode } from "../vboard/supervisor.ts";
 
 interface SimOptions {
   flash: string;
@@ -24,6 +24,7 @@ interface SimOptions {
 
 /** How long the address lines wait for the board's MQTT subscriptions before they are printed anyway. */
 const MQTT_READY_WAIT_MS = 3000;
+
 
 function mqttUrlOption(value: string): string {
   let url: URL;
@@ -104,7 +105,7 @@ async function runSim(options: SimOptions): Promise<void> {
   const mqttUrl = options.mqtt ?? broker!.url;
   const board = new VirtualBoard({ binary, flashPath: options.flash, httpPort: options.httpPort, uartLink: options.uartLink, clock: options.clock, mqttUrl });
   try {
-    await runUntilSignal(board, options.blank === true);
+    await runUntilSignal(board, mqttUrl, options.blank === true);
   } finally {
     await broker?.close();
   }
@@ -119,24 +120,32 @@ function describeBootEnd(boot: number, end: BootEnd): string {
   return line + "\n";
 }
 
-async function runUntilSignal(board: VirtualBoard, blank: boolean): Promise<void> {
+async function runUntilSignal(board: VirtualBoard, brokerUrl: string, blank: boolean): Promise<void> {
   // The console is held back until the board first says it is ready, so the
   // lines that say how to reach it come first.
   let held: string[] | undefined = [];
-  board.on("console", (text) => (held ? held.push(text) : process.stdout.write(text)));
-  const mqtt = board.mqtt!;
-  let subscribed = false;
-  mqtt.on("subscribed", () => (subscribed = true));
-  mqtt.on("state", (text) => process.stderr.write(`[sim] mqtt: ${text}\n`));
+  let seen = "";
+  const subscribed = () => seen.includes(MQTT_SUBSCRIBED);
+  const onSubscribed: Array<() => void> = [];
+  board.on("console", (text) => {
+    if (!subscribed()) {
+      seen += text;
+      if (subscribed()) onSubscribed.splice(0).forEach((wake) => wake());
+    }
+    if (held) held.push(text);
+    else process.stdout.write(text);
+  });
   board.once("ready", async (info) => {
-    // The MQTT line is printed when the device can be called there, if the broker lets it soon.
-    if (!subscribed) await Promise.race([new Promise((r) => mqtt.once("subscribed", r)), new Promise((r) => setTimeout(r, MQTT_READY_WAIT_MS).unref())]);
-    process.stdout.write(`http: ${board.httpUrl}\nuart: ${board.uartPath}\nmqtt: ${mqtt.brokerUrl} device ${info.deviceId}\n`);
+    // The MQTT line is printed when the device can be called there (its log
+    // says the broker acknowledged its subscriptions), if the broker lets it soon.
+    if (!subscribed()) await Promise.race([new Promise<void>((r) => onSubscribed.push(r)), new Promise((r) => setTimeout(r, MQTT_READY_WAIT_MS).unref())]);
+    const mqttUrl = brokerUrl.replace(/\/+$/, "");
+    process.stdout.write(`http: ${board.httpUrl}\nuart: ${board.uartPath}\nmqtt: ${mqttUrl} device ${info.deviceId}\n`);
     process.stderr.write(
       `device ${info.deviceId}, firmware ${info.version}. Try:\n` +
         `  curl -s ${board.httpUrl}/Sys.GetInfo\n  npx xs-ota --port ${board.uartPath} call RPC.List\n` +
         `  npx xs-ota --port ${board.httpUrl.replace(/^http/, "ws")} call OTA.GetBootState\n` +
-        `  npx xs-ota --port ${mqtt.brokerUrl}/${info.deviceId} call Sys.GetInfo\n`,
+        `  npx xs-ota --port ${mqttUrl}/${info.deviceId} call Sys.GetInfo\n`,
     );
     for (const text of held ?? []) process.stdout.write(text);
     held = undefined;

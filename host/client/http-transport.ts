@@ -1,5 +1,5 @@
 // mgrpc over HTTP as mos uses it: one POST of the whole frame to /rpc per
-// call, the reply frame in the response body. node:http rather than fetch,
+// call (each on a connection of its own), the reply frame in the response body. node:http rather than fetch,
 // whose port blocklist would refuse some ports a board may listen on.
 //
 // An HTTP 401 with `WWW-Authenticate: Digest` is answered as mos does
@@ -75,7 +75,10 @@ export class HttpTransport implements FrameTransport {
     const headers: http.OutgoingHttpHeaders = { "Content-Type": "application/json", "Content-Length": body.length };
     if (authorization) headers.Authorization = authorization;
     return new Promise((resolve, reject) => {
-      const req = lib.request(this.#url, { method: "POST", headers }, (res) => {
+      // A connection per call: a board has a handful of TCP control blocks
+      // (8 on an ESP32) that idle keep-alive connections would hold, and a
+      // kept connection dies silently when the board reboots.
+      const req = lib.request(this.#url, { method: "POST", headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", (e) => reject(new TransportError(`${this.description}: ${e.message}`)));

@@ -12,8 +12,8 @@ import { transform } from "esbuild";
 import { buildVirtualBoardImage, compilerDateTime } from "../fwpack/index.ts";
 import { nativeCallErrors } from "./native-calls.ts";
 
-/** Modules the XS host provides itself (Moddable's built-ins). */
-export const HOST_BUILTINS = new Set(["timer", "text/decoder", "text/encoder"]);
+/** Modules the XS host provides itself (Moddable's built-ins, and mc/config from --config). */
+export const HOST_BUILTINS = new Set(["timer", "text/decoder", "text/encoder", "socket", "mc/config", "logical"]);
 
 export interface ManifestModules {
   /** specifier -> path without extension, relative to the manifest. */

@@ -2,12 +2,14 @@
  * vboard: one boot of the virtual board (host/vboard/README.md).
  *
  *   vboard --flash FILE [--clock real|virtual] [--reset-reason poweron|sw|panic|rtcwdt]
- *          [--power-cut-at N] [--mac AA:BB:CC:DD:EE:FF] [--mem-limit BYTES]
- *   vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES]
+ *          [--power-cut-at N] [--mac AA:BB:CC:DD:EE:FF] [--mem-limit BYTES] [--config JSON]
+ *   vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES] [--config JSON]
  *   vboard --version
  *
  * --modules runs a module archive file directly, without flash and
  * bootloader: for testing the XS host on its own.
+ * --config is the firmware's mc/config: a JSON object of flat settings
+ * (strings, numbers, booleans), as mcconfig builds it into a device.
  */
 #include "esp_idf_version.h"
 #include "vb_boot.h"
@@ -22,9 +24,10 @@ static void vb_usage(const char *problem)
 {
 	fprintf(stderr, "vboard: %s\n"
 		"usage: vboard --flash FILE [--clock real|virtual] [--reset-reason poweron|sw|panic|rtcwdt]\n"
-		"              [--power-cut-at N] [--mac AA:BB:CC:DD:EE:FF] [--mem-limit BYTES]\n"
-		"       vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES]\n"
-		"       vboard --version\n", problem);
+		"              [--power-cut-at N] [--mac AA:BB:CC:DD:EE:FF] [--mem-limit BYTES] [--config JSON]\n"
+		"       vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES] [--config JSON]\n"
+		"       vboard --version\n"
+		"--config: mc/config, a JSON object of flat settings, e.g. '{\"httpPort\":8080,\"mqttServer\":\"127.0.0.1:1883\"}'\n", problem);
 	exit(VB_EXIT_USAGE);
 }
 
@@ -127,6 +130,13 @@ int main(int argc, char **argv)
 			if (n < 1 || n > 0x7fffffff)
 				vb_usage("--power-cut-at: a flash operation number from 1");
 			cfg.power_cut_at = (int)n;
+		}
+		else if (!strcmp(option, "--config")) {
+			const char *problem = vb_mc_config_set(value);
+			if (problem) {
+				fprintf(stderr, "vboard: --config: %s\n", problem);
+				vb_usage("--config: a JSON object of strings, numbers and booleans");
+			}
 		}
 		else if (!strcmp(option, "--mac"))
 			vb_parse_mac(value, cfg.mac);

@@ -72,7 +72,7 @@ describe("xs-ota sim (the virtual board)", function () {
 
   it("answers a frame POSTed to /rpc and the REST error mapping", async () => {
     const frame = await curl(sim.httpUrl, "-d", '{"id":18446744073709551617,"src":"curl","method":"RPC.Ping"}');
-    assert.match(frame, /^\{"id":18446744073709551617,"src":"esp32_[0-9A-F]{6}","dst":"curl","result":\{"channel_info":"127\.0\.0\.1:\d+"\}\}\r\n$/);
+    assert.match(frame, /^\{"id":18446744073709551617,"src":"esp32_[0-9A-F]{6}","dst":"curl","result":\{"channel_info":"127\.0\.0\.1"\}\}\r\n$/);
     const status = await curl(`${sim.httpUrl}/No.Such`, "-o", "/dev/null", "-w", "%{http_code}");
     assert.equal(status, "404");
   });

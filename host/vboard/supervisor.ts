@@ -1,36 +1,39 @@
 // The virtual board's supervisor: it owns what outlives a reset on a bench
-// (the USB-serial chip's pseudo-terminal, the network's HTTP port, the flash
-// file) and runs one board process per boot, booting again after every
-// reset, as power and a reset button would.
+// (the USB-serial chip's pseudo-terminal, the flash file, the board's HTTP
+// port number) and runs one board process per boot, booting again after
+// every reset, as power and a reset button would. It relays nothing above
+// TCP: the firmware's own HTTP server, WebSocket server, MQTT and HTTP
+// clients run on the board over the XS host's sockets (host/vboard/xs/).
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import fs from "node:fs";
-import http from "node:http";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
+import net from "node:net";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { checkBoardProgram } from "./assets.ts";
 import { DownloadMode } from "./download-mode.ts";
 import { LinkDecoder, encodeLinkFrame, type LinkFrame } from "./link-codec.ts";
-import { MqttUplink } from "./mqtt-uplink.ts";
-import { WsRelay } from "./ws-relay.ts";
 
 export type ResetReason = "poweron" | "sw" | "panic" | "rtcwdt";
+
+/** What the firmware logs once its broker acknowledged its subscriptions (net/mqtt-client): callable over MQTT from then on. */
+export const MQTT_SUBSCRIBED = "mqtt: subscribed to ";
 export type ClockMode = "real" | "virtual";
 
 export interface VirtualBoardOptions {
   /** The board binary (build/vboard/vboard). */
   binary: string;
   flashPath: string;
-  /** TCP port of the board's HTTP server; 0 picks a free one. */
+  /** TCP port of the board's HTTP server on 127.0.0.1; 0 picks a free one, the same for every boot. */
   httpPort: number;
   /** Stable path (a symlink) of the UART's pseudo-terminal. */
   uartLink: string;
   clock: ClockMode;
-  /** Broker the board's MQTT connection goes to (mqtt://host:port); none: the board has no MQTT. */
+  /** Broker the board's MQTT client connects to (mqtt://host:port); none: the board has no MQTT. */
   mqttUrl?: string;
+  /** More build settings for the board's mc/config (as make esp32 MC_CONFIG sets them on a device). */
+  config?: Readonly<Record<string, string | number>>;
   /** Extra environment for the board process (tests read statistics through it). */
   env?: NodeJS.ProcessEnv;
   /** Cap on the XS heap in bytes, what Sys.GetInfo reports as ram_size (default 320 KiB: see DEFAULT_MEM_LIMIT). */
@@ -42,12 +45,9 @@ export interface VirtualBoardOptions {
 /**
  * An ESP32's 320 KiB of DRAM. The board parses its modules at boot, so their
  * functions take XS slots that a device keeps in flash (preloaded): the cap
- * is generous to the firmware, not tight. Downloads arrive in TCP-segment
- * sized pieces (DOWNLOAD_SEGMENT), as on a device, which keeps OTA's peak low.
+ * is generous to the firmware, not tight.
  */
 const DEFAULT_MEM_LIMIT = 320 * 1024;
-/** Bytes of a download per link message: about what a TCP receive window delivers on a device. */
-const DOWNLOAD_SEGMENT = 4096;
 
 export interface BootOptions {
   reason?: ResetReason;
@@ -55,6 +55,20 @@ export interface BootOptions {
   powerCutAt?: number;
   /** GPIO0 held low: the ROM waits in download mode for a flasher instead of booting. */
   downloadMode?: boolean;
+}
+
+/** A network fault for the board's TCP connections (host/vboard/xs/README.md, "Network faults"). */
+export type NetworkFault =
+  | { op: "shape"; port?: number; latency_ms?: number; bytes_per_s?: number }
+  | { op: "stall" | "resume" | "drop" | "reset" | "refuse" | "allow"; port?: number }
+  | { op: "clear" | "list" };
+
+/** The board's answer: how many connections or listeners the fault met (or, for list, the state). */
+export interface NetworkAnswer {
+  readonly matched?: number;
+  readonly connections?: ReadonlyArray<Record<string, unknown>>;
+  readonly listeners?: ReadonlyArray<Record<string, unknown>>;
+  readonly pcbs?: number;
 }
 
 /** How a boot ended: the board's exit code (see host/vboard/README.md). */
@@ -108,21 +122,18 @@ export declare interface VirtualBoard {
 export class VirtualBoard extends EventEmitter {
   readonly options: VirtualBoardOptions;
   #socat: ChildProcess | undefined;
-  #server: http.Server | undefined;
-  #ws: WsRelay | undefined;
-  /** The board's MQTT connection, when it has a broker. */
-  readonly mqtt: MqttUplink | undefined;
+  /** The HTTP port every boot listens on, settled at start. */
+  #httpPort: number | undefined;
   #board: ChildProcess | undefined;
   #ready: ReadyInfo | undefined;
   #stopping = false;
   #bootCount = 0;
   #txBlocked = false;
-  #nextRequestId = 1;
-  readonly #pending = new Map<number, http.ServerResponse>();
-  /** Downloads the firmware makes (OTA.Update), by link id. */
-  readonly #downloads = new Map<number, http.ClientRequest>();
   /** Callers of advanceClock waiting for the board to have run the window, in order. */
   #clockWaiters: Array<() => void> = [];
+  /** Callers of network() waiting for the board's answer, by request id. */
+  readonly #networkWaiters = new Map<number, { resolve: (a: NetworkAnswer) => void; reject: (e: Error) => void }>();
+  #nextNetworkId = 1;
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #download: DownloadMode;
   #bootStartedAt = 0;
@@ -145,13 +156,11 @@ export class VirtualBoard extends EventEmitter {
         this.boot({ reason: "poweron" });
       },
     });
-    if (options.mqttUrl) this.mqtt = new MqttUplink(options.mqttUrl, (m) => this.#sendLink(m));
   }
 
   /** The HTTP RPC URL (the --port of xs-ota). */
   get httpUrl(): string {
-    const address = this.#server?.address() as AddressInfo | null;
-    return `http://127.0.0.1:${address?.port ?? this.options.httpPort}/rpc`;
+    return `http://127.0.0.1:${this.#httpPort ?? this.options.httpPort}/rpc`;
   }
 
   /** The pseudo-terminal's stable path. */
@@ -167,11 +176,11 @@ export class VirtualBoard extends EventEmitter {
     return this.#ready !== undefined;
   }
 
-  /** Check that the board program runs, open the pseudo-terminal and the HTTP port, then boot. */
+  /** Check that the board program runs, settle the HTTP port, open the pseudo-terminal, then boot. */
   async start(boot: BootOptions = {}): Promise<void> {
     checkBoardProgram(this.options.binary);
+    this.#httpPort = await freePort(this.options.httpPort);
     await this.#openUart();
-    await this.#listen();
     this.boot(boot);
   }
 
@@ -196,16 +205,11 @@ export class VirtualBoard extends EventEmitter {
     (socat.stdin as Writable).on("error", () => {});
   }
 
-  async #listen(): Promise<void> {
-    const server = http.createServer((req, res) => this.#forwardHttp(req, res));
-    this.#server = server;
-    this.#ws = new WsRelay(server, { isUp: () => this.#board !== undefined && this.#ready !== undefined, send: (m) => this.#sendLink(m) });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (e: NodeJS.ErrnoException) =>
-        reject(e.code === "EADDRINUSE" ? new Error(`HTTP port ${this.options.httpPort} is in use: pick another with --http-port`) : e),
-      );
-      server.listen(this.options.httpPort, "127.0.0.1", () => resolve());
-    });
+  /** The board's build settings, its mc/config: the HTTP port and the broker come from here. */
+  #config(): string {
+    const config: Record<string, string | number> = { httpPort: this.#httpPort ?? this.options.httpPort, ...this.options.config };
+    if (this.options.mqttUrl) config.mqttServer = new URL(this.options.mqttUrl).host;
+    return JSON.stringify(config);
   }
 
   /** Start one boot of the board process (or, with downloadMode, of the ROM's serial loader). */
@@ -218,7 +222,7 @@ export class VirtualBoard extends EventEmitter {
       return;
     }
     const args = ["--flash", this.options.flashPath, "--clock", this.options.clock, "--reset-reason", options.reason ?? "poweron"];
-    args.push("--mem-limit", String(this.options.memLimit ?? DEFAULT_MEM_LIMIT));
+    args.push("--mem-limit", String(this.options.memLimit ?? DEFAULT_MEM_LIMIT), "--config", this.#config());
     if (options.powerCutAt !== undefined) args.push("--power-cut-at", String(options.powerCutAt));
     const board = spawn(this.options.binary, args, {
       stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"],
@@ -279,21 +283,16 @@ export class VirtualBoard extends EventEmitter {
         this.#ready = { deviceId: String(message.deviceId), version: String(message.version) };
         this.emit("ready", this.#ready);
         break;
-      case "http-res":
-        this.#answerHttp(message);
-        break;
-      case "http-get":
-        this.#httpGet(message);
-        break;
       case "clock":
         this.#clockWaiters.shift()?.();
         break;
-      case "http-get-cancel":
-        this.#downloads.get(Number(message.id))?.destroy();
-        this.#downloads.delete(Number(message.id));
+      case "net": {
+        const waiter = this.#networkWaiters.get(Number(message.id));
+        this.#networkWaiters.delete(Number(message.id));
+        if (typeof message.error === "string") waiter?.reject(new Error(`network fault ${String(message.op)}: ${message.error}`));
+        else waiter?.resolve(message as NetworkAnswer);
         break;
-      default:
-        if (!this.#ws?.linkMessage(message)) this.mqtt?.linkMessage(message);
+      }
     }
   }
 
@@ -301,7 +300,7 @@ export class VirtualBoard extends EventEmitter {
     if (this.#board !== board) return;
     this.#board = undefined;
     this.#ready = undefined;
-    this.#dropConnections();
+    this.#wakeClockWaiters();
     const meaning = code !== null ? (EXIT_MEANING[code] ?? `exit code ${code}`) : `killed by ${signal}`;
     const next = this.#stopping || code === null ? undefined : NEXT_BOOT[code];
     const delay = next === undefined ? undefined : this.#nextBootDelay(code!);
@@ -319,104 +318,11 @@ export class VirtualBoard extends EventEmitter {
     return this.#panicsInARow === 0 ? 0 : PANIC_BACKOFF_MS[Math.min(this.#panicsInARow, PANIC_BACKOFF_MS.length) - 1]!;
   }
 
-  #forwardHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const board = this.#board;
-      // A rebooting board has no network: the connection just drops.
-      if (!board || !this.#ready) {
-        req.socket.destroy();
-        return;
-      }
-      const id = this.#nextRequestId++;
-      this.#pending.set(id, res);
-      res.on("close", () => this.#pending.delete(id));
-      const url = new URL(req.url ?? "/", "http://board");
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
-      this.#sendLink({
-        t: "http",
-        id,
-        peer: `${req.socket.remoteAddress?.replace(/^::ffff:/, "")}:${req.socket.remotePort}`,
-        method: req.method ?? "GET",
-        path: url.pathname,
-        query: url.search.slice(1),
-        headers,
-        body: Buffer.concat(chunks).toString("utf8"),
-      });
-    });
-  }
-
-  #answerHttp(message: LinkFrame["message"]): void {
-    const id = Number(message.id);
-    const res = this.#pending.get(id);
-    if (!res) return;
-    this.#pending.delete(id);
-    const headers = (message.headers as Array<[string, string]>) ?? [];
-    res.writeHead(Number(message.status), Object.fromEntries(headers));
-    res.end(String(message.body ?? ""));
-  }
-
-  /** Connections in flight die with the board, as TCP connections do at a reset. */
-  #dropConnections(): void {
+  /** What waited on the boot that ended is woken: a clock window is over when the board is. */
+  #wakeClockWaiters(): void {
     for (const wake of this.#clockWaiters.splice(0)) wake();
-    for (const res of this.#pending.values()) res.socket?.destroy();
-    this.#pending.clear();
-    for (const req of this.#downloads.values()) req.destroy();
-    this.#downloads.clear();
-    this.#ws?.dropAll();
-    this.mqtt?.boardDown();
-  }
-
-  /**
-   * One GET for the firmware, streamed back over the link: the host's network
-   * is the board's. Redirects are the firmware's business, so none is followed.
-   */
-  #httpGet(message: LinkFrame["message"]): void {
-    const id = Number(message.id);
-    const fail = (why: string) => {
-      this.#downloads.delete(id);
-      this.#sendLink({ t: "http-get-error", id, message: why });
-    };
-    let url: URL;
-    try {
-      url = new URL(String(message.url));
-    } catch {
-      return fail(`invalid URL: ${String(message.url)}`);
-    }
-    const lib = url.protocol === "https:" ? https : url.protocol === "http:" ? http : undefined;
-    if (!lib) return fail(`unsupported URL scheme ${url.protocol}`);
-    const link = this.#board?.stdio[3] as Writable | undefined;
-    const req = lib.get(url, { headers: message.headers as Record<string, string> }, (res) => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v;
-      this.#sendLink({ t: "http-get-head", id, status: res.statusCode ?? 0, headers });
-      res.on("data", (chunk: Buffer) => {
-        // A device's TCP stack hands over a segment at a time, never a whole
-        // 64 KB read: the board's memory is sized for that.
-        let flowing = true;
-        for (let at = 0; at < chunk.length; at += DOWNLOAD_SEGMENT) {
-          flowing = link?.write(encodeLinkFrame({ t: "http-get-data", id }, chunk.subarray(at, at + DOWNLOAD_SEGMENT))) ?? false;
-        }
-        // The board writes flash as data comes: hold the server back while it catches up.
-        if (!flowing) {
-          res.pause();
-          link?.once("drain", () => res.resume());
-        }
-      });
-      res.on("end", () => {
-        if (!res.complete) return;
-        this.#downloads.delete(id);
-        this.#sendLink({ t: "http-get-end", id });
-      });
-      res.on("close", () => {
-        if (!res.complete) fail("connection dropped");
-      });
-      res.on("error", (e) => fail(e.message));
-    });
-    req.on("error", (e: NodeJS.ErrnoException) => fail(e.code === "ECONNREFUSED" ? "connection refused" : e.message));
-    this.#downloads.set(id, req);
+    for (const waiter of this.#networkWaiters.values()) waiter.reject(new Error("the board went down"));
+    this.#networkWaiters.clear();
   }
 
   #sendLink(message: LinkFrame["message"], bytes?: Uint8Array): void {
@@ -450,6 +356,19 @@ export class VirtualBoard extends EventEmitter {
     return done;
   }
 
+  /**
+   * Put a fault on the running boot's network, as a flaky link or a broker
+   * that goes away would; resolves when the board has applied it. Faults
+   * end with the boot (a board that reboots meets a fresh network).
+   */
+  network(fault: NetworkFault): Promise<NetworkAnswer> {
+    if (!this.#board) return Promise.reject(new Error("the board is not running"));
+    const id = this.#nextNetworkId++;
+    const answered = new Promise<NetworkAnswer>((resolve, reject) => this.#networkWaiters.set(id, { resolve, reject }));
+    this.#sendLink({ t: "net", ...fault, id });
+    return answered;
+  }
+
   /** Press reset (or pull power): the running boot ends now, the next one starts. */
   async reset(options: BootOptions = {}): Promise<void> {
     await this.powerOff();
@@ -470,7 +389,7 @@ export class VirtualBoard extends EventEmitter {
     const exited = new Promise((r) => board.once("exit", r));
     board.kill("SIGKILL");
     await exited;
-    this.#dropConnections();
+    this.#wakeClockWaiters();
   }
 
   /** Power off for good: the board, the port and the terminal go away. */
@@ -484,12 +403,6 @@ export class VirtualBoard extends EventEmitter {
       board.kill("SIGKILL");
       await exited;
     }
-    this.#ws?.close();
-    await this.mqtt?.close();
-    if (this.#server) {
-      this.#server.closeAllConnections();
-      await new Promise((r) => this.#server!.close(r));
-    }
     const socat = this.#socat;
     if (socat && socat.exitCode === null) {
       const exited = new Promise((r) => socat.once("exit", r));
@@ -498,4 +411,21 @@ export class VirtualBoard extends EventEmitter {
     }
     fs.rmSync(this.options.uartLink, { force: true });
   }
+}
+
+/**
+ * The port to give the board: `wanted` when it is free, else an error that
+ * says so; for 0, one the system picks now, kept for every boot after.
+ */
+async function freePort(wanted: number): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) =>
+      reject(e.code === "EADDRINUSE" ? new Error(`HTTP port ${wanted} is in use: pick another with --http-port`) : e),
+    );
+    server.listen(wanted, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
 }

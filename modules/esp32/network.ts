@@ -1,5 +1,5 @@
 // The ESP32's Wi-Fi station, brought up by the firmware after the boot guard
-// (see esp32/board-config for why not by Moddable's setup/network), and kept
+// (see sys/board-config for why not by Moddable's setup/network), and kept
 // up: Moddable's `wifi` does not reconnect by itself. The HTTP server and the
 // MQTT client wait for it, because lwIP is only initialised with Wi-Fi. Once
 // up, the clock is set by SNTP: RPC authentication's nonces are times.
@@ -9,8 +9,8 @@ import Time from "time";
 import Timer from "timer";
 import WiFi from "wifi";
 import { ReconnectBackoff } from "rpc/reconnect-backoff";
-import { sntpHost, wifiSettings } from "esp32/board-config";
-import { guard } from "esp32/guard";
+import { sntpHost, wifiSettings } from "sys/board-config";
+import { guard } from "sys/guard";
 import { log } from "sys/log";
 
 let started = false;

@@ -1,6 +1,6 @@
 // "board/uart" on the ESP32: the RPC channel's UART over Moddable's
 // ECMA-419 `embedded:io/serial`, with port, pins and baud from the build's
-// config (esp32/board-config; boards/<board>/manifest.json sets the pins).
+// config (sys/board-config; boards/<board>/manifest.json sets the pins).
 // UART0 is free for it in release builds only: Moddable's release sdkconfig
 // turns the ESP-IDF console off, while a debug build's xsbug owns UART0 and
 // opening it throws "port in use" (then set rpcUartPort=1 and its pins).
@@ -12,8 +12,8 @@
 import Serial from "embedded:io/serial";
 import type { RpcUartPort } from "platform/ports";
 import type { SerialLike } from "rpc/uart-channel";
-import { uartSettings, type UartSettings } from "esp32/board-config";
-import { guard } from "esp32/guard";
+import { uartSettings, type UartSettings } from "sys/board-config";
+import { guard } from "sys/guard";
 
 let settings: UartSettings | undefined;
 const current = () => (settings ??= uartSettings());

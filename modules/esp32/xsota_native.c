@@ -123,6 +123,12 @@ void xs_ota_app_description(xsMachine *the)
 extern size_t vb_heap_ceiling(void) __attribute__((weak));
 
 /*
+ * What the virtual board counts as flash: XS's built-ins, which it creates
+ * in its heap at boot where the device has them in flash (0 on the device).
+ */
+extern size_t vb_heap_rom(void) __attribute__((weak));
+
+/*
  * What a slot counts for in the heap figures: its size here. The virtual
  * board's 64-bit build defines it as the ESP32's 16 bytes, so that its
  * figures and its cap mean the device's budget.
@@ -141,13 +147,14 @@ void xs_ota_heap(xsMachine *the)
 	txMachine *m = (txMachine *)the;
 	double slot = (double)XS_OTA_HEAP_SLOT_BYTES;
 	double ceiling = vb_heap_ceiling ? (double)vb_heap_ceiling() : 0;
+	double rom = vb_heap_rom ? (double)vb_heap_rom() : 0;
 	xsmcVars(1);
 	xsmcSetNewObject(xsResult);
 	xsmcSetNumber(xsVar(0), ceiling > 0 ? ceiling : (double)m->maximumHeapCount * slot + (double)m->maximumChunksSize);
 	xsmcSet(xsResult, xsID_size, xsVar(0));
-	xsmcSetNumber(xsVar(0), (double)m->currentHeapCount * slot + (double)m->currentChunksSize);
+	xsmcSetNumber(xsVar(0), (double)m->currentHeapCount * slot + (double)m->currentChunksSize - rom);
 	xsmcSet(xsResult, xsID_used, xsVar(0));
-	xsmcSetNumber(xsVar(0), (double)m->peakHeapCount * slot + (double)m->peakChunksSize);
+	xsmcSetNumber(xsVar(0), (double)m->peakHeapCount * slot + (double)m->peakChunksSize - rom);
 	xsmcSet(xsResult, xsID_peak, xsVar(0));
 }
 

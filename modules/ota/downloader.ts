@@ -6,6 +6,7 @@
 
 import type { HttpClientPort } from "platform/ports";
 import { UpdateCode, UpdateError } from "ota/update-error";
+import { log } from "sys/log";
 
 export interface DownloadTarget {
   /** Bytes already accepted; a resumed transfer asks for what follows. */
@@ -143,6 +144,7 @@ export class Download {
     if (++this.#resumes > this.#options.maxResumes) {
       return this.#finish(new UpdateError(UpdateCode.NOT_ALL_DATA, `${why}; gave up after ${this.#options.maxResumes} resumes`));
     }
+    log.warn("ota", `download interrupted (${why}): resuming at ${this.#target.received}`);
     this.#start(true);
   }
 

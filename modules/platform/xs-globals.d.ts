@@ -8,3 +8,13 @@ declare function native(name: string): (this: unknown, ...args: unknown[]) => un
 declare function Native(destructor: string): new () => object;
 /** Writes to the debug console (UART0 on the device); adds no newline. */
 declare function trace(...values: unknown[]): void;
+
+interface StringConstructor {
+  /** The UTF-8 text of the bytes (throws on invalid UTF-8). */
+  fromArrayBuffer(buffer: ArrayBufferLike): string;
+}
+
+interface ArrayBufferConstructor {
+  /** The UTF-8 bytes of a string. */
+  fromString(text: string): ArrayBuffer;
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { md5Hex, sha256Hex, utf8 } from "rpc/digest";
+import { base64, md5Hex, sha1, sha256Hex, utf8 } from "rpc/digest";
 
 describe("digest", () => {
   it("MD5: the RFC 1321 test suite (appendix A.5)", () => {
@@ -30,10 +30,22 @@ describe("digest", () => {
       const text = "x".repeat(n);
       assert.equal(md5Hex(text), createHash("md5").update(text).digest("hex"), `md5 length ${n}`);
       assert.equal(sha256Hex(text), createHash("sha256").update(text).digest("hex"), `sha256 length ${n}`);
+      assert.deepEqual(Buffer.from(sha1(text)), createHash("sha1").update(text).digest(), `sha1 length ${n}`);
     }
     for (const text of ["admin:RPC:pässwörd", "用户:RPC:密码", "emoji \u{1F511}:realm:pw"]) {
       assert.equal(md5Hex(text), createHash("md5").update(text, "utf8").digest("hex"));
       assert.equal(sha256Hex(text), createHash("sha256").update(text, "utf8").digest("hex"));
+    }
+  });
+
+  it("SHA-1: the FIPS 180 examples, and base64 as Node writes it at every padding", () => {
+    assert.equal(Buffer.from(sha1("abc")).toString("hex"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    assert.equal(Buffer.from(sha1("")).toString("hex"), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    // RFC 6455 §1.3's handshake example.
+    assert.equal(base64(sha1("dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    for (let n = 0; n <= 10; n++) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 97 + 200) & 0xff);
+      assert.equal(base64(bytes), Buffer.from(bytes).toString("base64"), `length ${n}`);
     }
   });
 

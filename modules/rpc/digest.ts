@@ -1,8 +1,9 @@
-// MD5 (RFC 1321) and SHA-256 (FIPS 180-4) of short strings, as lower-case
-// hex: what HTTP digest authentication hashes (a few dozen bytes at a time).
-// Plain TypeScript so that the firmware and the host tools compute the very
-// same thing; the device's flash hashing stays native (board/slots).
-// Strings are hashed as UTF-8, as mos and curl send user names and passwords.
+// MD5 (RFC 1321), SHA-256 and SHA-1 (FIPS 180-4) of short strings: what
+// HTTP digest authentication hashes (a few dozen bytes at a time), and the
+// WebSocket handshake's SHA-1 in base64. Plain TypeScript so that the
+// firmware and the host tools compute the very same thing, on every board;
+// the device's flash hashing stays native (board/slots). Strings are hashed
+// as UTF-8, as mos and curl send user names and passwords.
 
 /** Lower-case hex MD5 of the UTF-8 bytes of `text`. */
 export function md5Hex(text: string): string {
@@ -78,6 +79,47 @@ export function sha256Hex(text: string): string {
   return Array.from(h, hexBigEndian).join("");
 }
 
+/** SHA-1 of the UTF-8 bytes of `text`, 20 bytes. */
+export function sha1(text: string): Uint8Array {
+  const words = padBlocks(utf8(text), true);
+  const h = Int32Array.from(SHA1_H0);
+  const w = new Int32Array(80);
+  for (let block = 0; block < words.length; block += 16) {
+    for (let i = 0; i < 16; i++) w[i] = words[block + i]!;
+    for (let i = 16; i < 80; i++) w[i] = rotl(w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!, 1);
+    let a = h[0]!, b = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!;
+    for (let i = 0; i < 80; i++) {
+      const f = i < 20 ? (b & c) | (~b & d) : i < 40 || i >= 60 ? b ^ c ^ d : (b & c) | (b & d) | (c & d);
+      const t = (rotl(a, 5) + f + e + SHA1_K[Math.floor(i / 20)]! + w[i]!) | 0;
+      e = d;
+      d = c;
+      c = rotl(b, 30);
+      b = a;
+      a = t;
+    }
+    const out = [a, b, c, d, e];
+    for (let i = 0; i < 5; i++) h[i] = (h[i]! + out[i]!) | 0;
+  }
+  const digest = new Uint8Array(20);
+  const view = new DataView(digest.buffer);
+  for (let i = 0; i < 5; i++) view.setInt32(i * 4, h[i]!, false);
+  return digest;
+}
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** Standard base64 with padding, of a few bytes (a digest, credentials). */
+export function base64(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    out += BASE64[n >> 18]! + BASE64[(n >> 12) & 63]!;
+    out += i + 1 < bytes.length ? BASE64[(n >> 6) & 63]! : "=";
+    out += i + 2 < bytes.length ? BASE64[n & 63]! : "=";
+  }
+  return out;
+}
+
 /** UTF-8 bytes of a string (lone surrogates become U+FFFD, as TextEncoder does). */
 export function utf8(text: string): Uint8Array {
   const out: number[] = [];
@@ -145,6 +187,10 @@ const MD5_K = Int32Array.from([
   0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
   0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
 ]);
+
+const SHA1_H0 = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
+// floor(2^30 * sqrt(2, 3, 5, 10)), the four round constants.
+const SHA1_K = [0x5a827999, 0x6ed9eba1, 0x8f1bbcdc, 0xca62c1d6];
 
 // First 32 bits of the fractional parts of the square roots of the first 8 primes.
 const SHA256_H0 = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];

@@ -41,7 +41,7 @@ void vb_run_jobs(void *the);   /* promise jobs until none, WeakRef cleanup, unha
 typedef struct {
 	size_t slotSize, heapSlotBytes, slotsCurrent, slotsPeak, slotsMax;
 	size_t chunksCurrent, chunksPeak, chunksMax;
-	size_t allocatedBytes, heapLimit;
+	size_t allocatedBytes, heapLimit, romBytes;
 } vb_memstats_t;
 void vb_memstats(vb_memstats_t *stats);
 void vb_collect_garbage(void *the);
@@ -63,10 +63,32 @@ void vb_io_dispatch(void *the, void *fds);  /* handles the readable fds of a sel
 
 /* vb_machine.c: the --mem-limit cap, 0 when none */
 size_t vb_heap_ceiling(void);
+size_t vb_heap_rom(void);
 
 /* vb_task_wdt.c: a hang (no idle time for VB_TASK_WDT_S, default 5 s) panics the board */
 void vb_task_wdt_start(void);
 void vb_task_wdt_idle(int idle);
+
+/* vb_json.c: members of the supervisor's flat JSON objects */
+const char *vb_json_skip_value(const char *p, const char *end);
+const char *vb_json_member(const char *json, const char *end, const char *key);  /* start of the value, or NULL */
+int vb_json_member_is(const char *json, const char *end, const char *key, const char *literal);
+int vb_json_member_number(const char *json, const char *end, const char *key, double *number); /* 1 found, 0 absent, -1 not a number */
+const char *vb_json_check_flat_object(const char *text); /* NULL when a flat object of strings, numbers, booleans; else the problem */
+
+/* vb_mc_config.c: --config, the firmware's mc/config */
+const char *vb_mc_config_set(const char *json); /* NULL, or what is wrong with it */
+
+/* vb_machine.c: Object.is for two slots */
+int vb_slots_identical(void *the, void *a, void *b);
+
+/* The board's TCP sockets (vb_tcp.c), real time whatever the board's clock */
+int64_t vb_net_now_us(void);                 /* CLOCK_MONOTONIC */
+int vb_net_watch(void *read_fds, void *write_fds, int *max_fd); /* adds socket fds; returns how many sockets keep the board alive */
+int64_t vb_net_timeout_us(void);             /* real-time wait before the sockets need service, -1 for none */
+void vb_net_flush(void);                      /* sends what tasks wrote and the link lets go now, as lwIP's tcp_output does at once */
+void vb_net_dispatch(void *the, void *read_fds, void *write_fds); /* I/O, then the socket messages queued so far */
+int vb_net_link_message(const char *json, size_t size); /* 1 if it was a "net" message (vb_net_faults.c) */
 
 /* vb_loop.c */
 void vb_loop_run(void *the) __attribute__((noreturn));

@@ -4,7 +4,8 @@
  *   UART0: fd 0 RX, fd 1 TX.
  *   Supervisor link: fd 3 in, fd 4 out, frames of
  *   u32le jsonLength, u32le binLength, json bytes, bin bytes.
- * Link "clock" messages drive the virtual clock and never reach JS.
+ * Link "clock" messages drive the virtual clock and "net" messages the
+ * network faults (vb_net_faults.c); neither reaches JS.
  */
 #include "xsmc.h"
 #include "vb_host.h"
@@ -197,88 +198,16 @@ int vb_io_watch(void *set, int *max_fd)
 	return count;
 }
 
-/* Top-level member of a JSON object, good enough for the supervisor's
-   messages: returns the start of the value, or NULL. */
-static const char *vb_json_skip_space(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	return p;
-}
-
-static const char *vb_json_skip_value(const char *p, const char *end)
-{
-	int depth = 0;
-	do {
-		if (p >= end)
-			return end;
-		if (*p == '"') {
-			for (p++; p < end && *p != '"'; p++)
-				if (*p == '\\')
-					p++;
-			p++;
-		}
-		else if (*p == '{' || *p == '[')
-			depth++, p++;
-		else if (*p == '}' || *p == ']')
-			depth--, p++;
-		else if (depth == 0) {
-			while (p < end && *p != ',' && *p != '}' && *p != ']')
-				p++;
-		}
-		else
-			p++;
-	} while (depth > 0);
-	return p;
-}
-
-static const char *vb_json_member(const char *p, const char *end, const char *key)
-{
-	size_t key_size = strlen(key);
-	p = vb_json_skip_space(p, end);
-	if (p >= end || *p++ != '{')
-		return NULL;
-	for (;;) {
-		const char *name;
-		p = vb_json_skip_space(p, end);
-		if (p >= end || *p != '"')
-			return NULL;
-		name = p + 1;
-		p = vb_json_skip_value(p, end);
-		p = vb_json_skip_space(p, end);
-		if (p >= end || *p++ != ':')
-			return NULL;
-		p = vb_json_skip_space(p, end);
-		if ((size_t)(end - name) > key_size && !memcmp(name, key, key_size) && name[key_size] == '"')
-			return p;
-		p = vb_json_skip_space(vb_json_skip_value(p, end), end);
-		if (p >= end || *p++ != ',')
-			return NULL;
-	}
-}
-
 /* Returns 1 and the advance if the message is {"t":"clock","advance_ms":N}. */
 static int vb_link_clock_message(const char *json, size_t size, int64_t *advance_us)
 {
-	const char *end = json + size, *type, *advance;
-	char number[32];
-	size_t length;
-	type = vb_json_member(json, end, "t");
-	if (!type || (size_t)(end - type) < 7 || memcmp(type, "\"clock\"", 7))
+	const char *end = json + size;
+	double ms;
+	if (!vb_json_member_is(json, end, "t", "\"clock\""))
 		return 0;
 	*advance_us = 0;
-	advance = vb_json_member(json, end, "advance_ms");
-	if (advance) {
-		length = (size_t)(vb_json_skip_value(advance, end) - advance);
-		if (length < sizeof(number)) {
-			double ms;
-			memcpy(number, advance, length);
-			number[length] = 0;
-			ms = strtod(number, NULL);
-			if (ms > 0)
-				*advance_us = llround(ms * 1000.0);
-		}
-	}
+	if (vb_json_member_number(json, end, "advance_ms", &ms) > 0 && ms > 0)
+		*advance_us = llround(ms * 1000.0);
 	return 1;
 }
 
@@ -296,6 +225,8 @@ static void vb_link_deliver(xsMachine *machine, const char *json, size_t json_si
 		}
 		return;
 	}
+	if (vb_net_link_message(json, json_size))
+		return;   /* the host's network faults: not the firmware's business */
 	if (!gLinkWatching) {
 		fprintf(stderr, "vboard: link message dropped, the firmware does not listen: %.*s\n", (int)(json_size > 200 ? 200 : json_size), json);
 		return;

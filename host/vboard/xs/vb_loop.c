@@ -1,7 +1,8 @@
 /*
  * The run loop of the board: promise jobs, then due timers (JS timers of the
  * "timer" module and the idf layer's native esp_timer timers, in due-time
- * order), then waiting for UART or link input.
+ * order), then waiting for UART, link or socket input, then the socket
+ * messages (vb_socket.c).
  *
  * Real clock: select() sleeps until the next due timer.
  * Virtual clock: time moves only when the supervisor sends a link message
@@ -60,32 +61,41 @@ void vb_clock_advance_window(void *the, int64_t advance_us)
 void vb_loop_run(void *the)
 {
 	for (;;) {
-		fd_set fds;
+		fd_set fds, write_fds;
 		int max_fd, watched, ready;
-		int64_t due, now;
+		int64_t due, now, delay = -1, net_delay;
 		struct timeval timeout, *wait = NULL;
 
 		vb_run_jobs(the);
+		/* what the last task wrote leaves now, before a timer can restart the board */
+		vb_net_flush();
 		now = esp_timer_get_time();
 		if (vb_fire_one_due(the, now))
 			continue;   /* jobs queued by the timer run before the next one */
 
 		watched = vb_io_watch(&fds, &max_fd);
+		FD_ZERO(&write_fds);
+		watched += vb_net_watch(&fds, &write_fds, &max_fd);
 		due = vb_next_due();
-		if (!vb_clock_is_virtual() && due != INT64_MAX) {
-			int64_t delay = due - now;
-			if (delay < 0)
-				delay = 0;
+		if (!vb_clock_is_virtual() && due != INT64_MAX)
+			delay = due > now ? due - now : 0;
+		/* sockets run in real time on either clock: latency, bandwidth,
+		   acknowledgements and queued socket messages have their deadlines */
+		net_delay = vb_net_timeout_us();
+		if (net_delay >= 0 && (delay < 0 || net_delay < delay))
+			delay = net_delay;
+		if (delay >= 0) {
 			timeout.tv_sec = (time_t)(delay / 1000000);
 			timeout.tv_usec = (suseconds_t)(delay % 1000000);
 			wait = &timeout;
 		}
-		/* Nothing can happen anymore: no input to wait for, and no timer that
-		   can come due (a virtual clock only moves through the link). */
+		/* Nothing can happen anymore: no input to wait for, no socket or
+		   listener open, and no timer that can come due (a virtual clock
+		   only moves through the link). */
 		if (!watched && !wait)
 			exit(VB_EXIT_HALT);
 		vb_task_wdt_idle(1);
-		ready = select(max_fd + 1, &fds, NULL, NULL, wait);
+		ready = select(max_fd + 1, &fds, &write_fds, NULL, wait);
 		vb_task_wdt_idle(0);
 		if (ready < 0) {
 			if (errno == EINTR)
@@ -95,5 +105,7 @@ void vb_loop_run(void *the)
 		}
 		if (ready > 0)
 			vb_io_dispatch(the, &fds);
+		/* each socket message is a task of its own, as each UART read is */
+		vb_net_dispatch(the, &fds, &write_fds);
 	}
 }

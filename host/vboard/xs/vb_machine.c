@@ -16,13 +16,13 @@
 #define VB_XS_CHUNK_INITIAL (32 * 1024)
 #endif
 #ifndef VB_XS_CHUNK_INCREMENT
-#define VB_XS_CHUNK_INCREMENT (16 * 1024)
+#define VB_XS_CHUNK_INCREMENT (4 * 1024)
 #endif
 #ifndef VB_XS_HEAP_INITIAL
 #define VB_XS_HEAP_INITIAL 4096
 #endif
 #ifndef VB_XS_HEAP_INCREMENT
-#define VB_XS_HEAP_INCREMENT 2048
+#define VB_XS_HEAP_INCREMENT 256
 #endif
 #ifndef VB_XS_STACK
 #define VB_XS_STACK 2048
@@ -57,11 +57,16 @@ typedef union { size_t charged; max_align_t align; } vb_block_header;
 
 static size_t gMemLimit;       /* --mem-limit; 0 = no cap */
 static size_t gMemCharged;     /* what the blocks in use are charged */
+/* What the fresh machine holds before the firmware runs: XS's built-in
+   objects (Object, Array, RegExp...), which xsl links into flash on the
+   device. The board creates them in its heap at every boot, so they are
+   counted as flash, not RAM: --mem-limit caps what comes on top. */
+static size_t gRomBytes;
 
 static void *vb_alloc(size_t size, size_t charged)
 {
 	vb_block_header *block;
-	if (gMemLimit && (charged > gMemLimit || gMemCharged > gMemLimit - charged))
+	if (gMemLimit && (charged > gMemLimit + gRomBytes || gMemCharged > gMemLimit + gRomBytes - charged))
 		return NULL;        /* XS then collects garbage and, failing that, aborts with "memory full" */
 	block = malloc(sizeof(*block) + size);
 	if (!block)
@@ -113,6 +118,7 @@ void vb_memstats(vb_memstats_t *stats)
 	stats->heapSlotBytes = XS_OTA_HEAP_SLOT_BYTES;
 	stats->allocatedBytes = gMemCharged;
 	stats->heapLimit = gMemLimit;
+	stats->romBytes = gRomBytes;
 	if (!the)
 		return;
 	stats->slotsCurrent = the->currentHeapCount;
@@ -140,10 +146,10 @@ static void vb_write_memstats_file(void)
 	file = fopen(path, "w");
 	if (!file)
 		return;
-	fprintf(file, "{\"slotSize\":%zu,\"heapSlotBytes\":%zu,\"slotsCurrent\":%zu,\"slotsPeak\":%zu,\"slotsMax\":%zu,"
+	fprintf(file, "{\"slotSize\":%zu,\"heapSlotBytes\":%zu,\"romBytes\":%zu,\"slotsCurrent\":%zu,\"slotsPeak\":%zu,\"slotsMax\":%zu,"
 		"\"chunksCurrent\":%zu,\"chunksPeak\":%zu,\"chunksMax\":%zu,"
 		"\"allocatedBytes\":%zu,\"heapLimit\":%zu}\n",
-		s.slotSize, s.heapSlotBytes, s.slotsCurrent, s.slotsPeak, s.slotsMax,
+		s.slotSize, s.heapSlotBytes, s.romBytes, s.slotsCurrent, s.slotsPeak, s.slotsMax,
 		s.chunksCurrent, s.chunksPeak, s.chunksMax, s.allocatedBytes, s.heapLimit);
 	fclose(file);
 }
@@ -329,6 +335,13 @@ static void vb_define_global(txMachine *the, const char *name, txCallback callba
 	mxPop();
 }
 
+/* For host functions that, like Moddable's, take a constructor as a type
+   argument (socket read(String)): the slots hold the same value. */
+int vb_slots_identical(void *machine, void *a, void *b)
+{
+	return fxIsSameSlot(machine, a, b) ? 1 : 0;
+}
+
 /* ---- entry ---- */
 
 #define VB_STRING(x) #x
@@ -336,6 +349,12 @@ static void vb_define_global(txMachine *the, const char *name, txCallback callba
 const char *vb_xs_version(void)
 {
 	return "XS " VB_XSTRING(XS_MAJOR_VERSION) "." VB_XSTRING(XS_MINOR_VERSION) "." VB_XSTRING(XS_PATCH_VERSION);
+}
+
+/* What the firmware's heap figures leave out as flash (modules/esp32/xsota_native.c). */
+size_t vb_heap_rom(void)
+{
+	return gRomBytes;
 }
 
 /* The cap the firmware reports as its RAM size (modules/esp32/xsota_native.c). */
@@ -377,6 +396,8 @@ void vb_xs_run(const uint8_t *archive, size_t size, size_t mem_limit)
 		vb_define_global(the, "trace", vb_fx_trace, 1);
 		vb_define_global(the, "native", vb_fx_native, 1);
 		vb_define_global(the, "Native", vb_fx_Native, 1);
+		fxCollectGarbage(the);
+		gRomBytes = (size_t)the->currentHeapCount * XS_OTA_HEAP_SLOT_BYTES + (size_t)the->currentChunksSize;
 		vb_run_main(the);
 	}
 	xsEndHost(the);

@@ -53,11 +53,51 @@ static const char gTextEncoderSource[] =
 	"\tencodeInto(value, buffer) @ \"xs_textencoder_encodeInto\";\n"
 	"}\n";
 
+/* Moddable's socket.js API over vb_socket.c: the same classes, methods,
+   message numbers and frozen prototypes as the ESP32 build. */
+static const char gSocketSource[] =
+	"export class Socket @ \"xs_socket_destructor\" {\n"
+	"\tconstructor(dictionary) @ \"xs_socket\";\n"
+	"\tread() @ \"xs_socket_read\";\n"
+	"\twrite() @ \"xs_socket_write\";\n"
+	"\tclose() @ \"xs_socket_close\";\n"
+	"\tget(name) @ \"xs_socket_get\";\n"
+	"\tsuspend() @ \"xs_socket_suspend\";\n"
+	"}\n"
+	"Socket.connected = 1;\n"
+	"Socket.readable = 2;\n"
+	"Socket.writable = 3;\n"
+	"Socket.error = -2;\n"
+	"Socket.disconnected = -1;\n"
+	"export class Listener @ \"xs_listener_destructor\" {\n"
+	"\tconstructor(dictionary) @ \"xs_listener\";\n"
+	"\tclose() @ \"xs_listener_close\";\n"
+	"}\n"
+	"Object.freeze(Socket.prototype);\n"
+	"Object.freeze(Listener.prototype);\n"
+	"export default Object.freeze({ Socket, Listener });\n";
+/* The board's --config (vb_mc_config.c), as mcconfig's generated module */
+static const char gMcConfigSource[] =
+	"function settings() @ \"xs_vb_mc_config\";\n"
+	"export default Object.freeze(JSON.parse(settings()));\n";
+
+/* Moddable's "logical" (modules/data/logical), compiled from node_modules. */
+static const char gLogicalSource[] =
+	"export default class Logical {\n"
+	"\tstatic not(dst) { Logical.xor(dst, 0xff); }\n"
+	"\tstatic xor(dst, src) @ \"xs_logical_xor\";\n"
+	"\tstatic and(dst, src) @ \"xs_logical_and\";\n"
+	"\tstatic or(dst, src) @ \"xs_logical_or\";\n"
+	"}\n";
+
 #define VB_BUILTIN(NAME, SOURCE) { NAME, sizeof(NAME) - 1, SOURCE, sizeof(SOURCE) - 1 }
 static const vb_module_source gBuiltins[] = {
 	VB_BUILTIN("timer", gTimerSource),
 	VB_BUILTIN("text/decoder", gTextDecoderSource),
 	VB_BUILTIN("text/encoder", gTextEncoderSource),
+	VB_BUILTIN("socket", gSocketSource),
+	VB_BUILTIN("mc/config", gMcConfigSource),
+	VB_BUILTIN("logical", gLogicalSource),
 };
 
 static uint32_t vb_read_u32(const uint8_t *p)

@@ -11,7 +11,7 @@ static void vb_set_number(xsMachine *the, xsSlot *object, const char *name, size
 	xsmcSet(*object, xsID(name), xsVar(0));
 }
 
-/* xs_vb_memstats() -> {slotSize, heapSlotBytes, slotsCurrent, slotsPeak, slotsMax,
+/* xs_vb_memstats() -> {slotSize, heapSlotBytes, romBytes, slotsCurrent, slotsPeak, slotsMax,
    chunksCurrent, chunksPeak, chunksMax, allocatedBytes, heapLimit}: bytes, except
    slots* (counts). slotSize is this build's txSlot, heapSlotBytes what a slot is
    charged (the ESP32's); allocatedBytes is what the blocks in use are charged,
@@ -32,6 +32,7 @@ void xs_vb_memstats(xsMachine *the)
 	vb_set_number(the, &xsResult, "chunksMax", s.chunksMax);
 	vb_set_number(the, &xsResult, "allocatedBytes", s.allocatedBytes);
 	vb_set_number(the, &xsResult, "heapLimit", s.heapLimit);
+	vb_set_number(the, &xsResult, "romBytes", s.romBytes);
 }
 
 /* xs_vb_gc(): a full garbage collection */

@@ -1,4 +1,4 @@
-// The URLs board/http-client fetches: http://[user:pass@]host[:port][/path][?query].
+// The URLs net/http-client fetches: http://[user:pass@]host[:port][/path][?query].
 // Pure, so the tests run it under Node.
 
 export interface HttpTarget {

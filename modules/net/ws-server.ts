@@ -1,29 +1,26 @@
-// "board/ws-server" on the ESP32: WebSocket connections on the RPC path of
-// board/http-server, which hands over the upgrade request and its socket.
+// The board's WebSocket server, on both boards: connections on the RPC path
+// of net/http-server, which hands over the upgrade request and its socket.
 // The handshake follows spec/mos-rpc.md §2.4 (rpc/ws-rules: the subprotocol
 // is echoed only when offered, no extensions); frames are read and written
-// by esp32/ws-frames, with Moddable's `crypt` for the SHA-1 of the accept key
-// and its `logical` to unmask natively.
+// by net/ws-frames, with Moddable's `logical` to unmask natively.
 
-import { Digest } from "crypt";
 import Logical from "logical";
 import Timer from "timer";
-import { handleUpgrades, type Upgrade } from "board/http-server";
+import { handleUpgrades, type Upgrade } from "net/http-server";
 import type { ServeWebSocket, WsConnection, WsConnectionHandlers } from "platform/ports";
 import type { HttpRequestIn, HttpResponseOut } from "rpc/http-mapping";
+import { base64, sha1 } from "rpc/digest";
 import { isRpcUpgradePath, selectSubprotocol } from "rpc/ws-rules";
-import { errorText, guard } from "esp32/guard";
-import { SocketMessage, SocketOutput, utf8Bytes, type StreamSocket } from "esp32/socket-output";
-import { WsClose, WsFrameReader, WsOpcode, closeBody, encodeFrame, websocketAccept } from "esp32/ws-frames";
+import { errorText, guard } from "sys/guard";
+import { SocketOutput, utf8Bytes } from "net/socket-output";
+import { SocketMessage, type StreamSocket } from "net/tcp-sockets";
+import { WsClose, WsFrameReader, WsOpcode, closeBody, encodeFrame, websocketAccept } from "net/ws-frames";
 import { log } from "sys/log";
 
 /** As for HTTP bodies: an RPC frame is a few KB. */
 const MAX_MESSAGE = 16384;
-const MAX_CONNECTIONS = 4;
 /** A silent peer is pinged this often and dropped when the next ping finds it still silent. */
 const PING_MS = 60_000;
-
-const open = new Set<WsServerConnection>();
 
 export const serveWebSocket: ServeWebSocket = (accept) => {
   handleUpgrades((upgrade) => {
@@ -33,10 +30,6 @@ export const serveWebSocket: ServeWebSocket = (accept) => {
     const refusal = handshakeRefusal(request);
     if (refusal) {
       upgrade.refuse(refusal);
-      return true;
-    }
-    if (open.size >= MAX_CONNECTIONS) {
-      upgrade.refuse(textResponse(503, `at most ${MAX_CONNECTIONS} WebSocket connections`));
       return true;
     }
     new WsServerConnection(upgrade, accept);
@@ -72,9 +65,7 @@ function echoable(code: number | undefined): code is number {
 }
 
 function sha1Base64(text: string): string {
-  const digest = new Digest("SHA1");
-  digest.write(text);
-  return new Uint8Array(digest.close()).toBase64();
+  return base64(sha1(text));
 }
 
 class WsServerConnection implements WsConnection {
@@ -98,7 +89,6 @@ class WsServerConnection implements WsConnection {
     const protocol = selectSubprotocol(request.headers["sec-websocket-protocol"]);
     const { socket, rest } = upgrade.take();
     this.#socket = socket;
-    open.add(this);
     this.#output = new SocketOutput(socket, () => {
       if (this.#closing) this.#gone();
     });
@@ -198,7 +188,6 @@ class WsServerConnection implements WsConnection {
     this.#closed = true;
     Timer.clear(this.#pinger);
     this.#output.clear();
-    open.delete(this);
     try {
       this.#socket.close();
     } catch {

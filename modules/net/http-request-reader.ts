@@ -1,5 +1,5 @@
-// HTTP/1.1 requests from a byte stream, one at a time, for the ESP32's HTTP
-// server (board/http-server). Moddable's classic `http` Server cannot be
+// HTTP/1.1 requests from a byte stream, one at a time, for the board's HTTP
+// server (net/http-server). Moddable's classic `http` Server cannot be
 // used: it answers in the same turn as the request ends (OTA.Update replies
 // minutes later), always closes after one response, adds its own
 // `connection` and (string-length) `content-length` headers, and reboots the
@@ -72,10 +72,7 @@ export class HttpRequestReader {
       this.#failed = fail(431, "too much data before the previous request was answered");
       return;
     }
-    const joined = new Uint8Array(this.#pending.length + bytes.length);
-    joined.set(this.#pending);
-    joined.set(bytes, this.#pending.length);
-    this.#pending = joined;
+    this.#pending = joinBytes(this.#pending, bytes);
   }
 
   /** The next event, or undefined until more bytes arrive. After "error", only errors. */
@@ -197,7 +194,16 @@ function contentLength(headers: Record<string, string>): number | ReaderEvent {
   return Number(values[0]);
 }
 
-function latin1(bytes: Uint8Array): string {
+/** `a` then `b`, in a new array. */
+export function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
+
+/** Bytes as ISO-8859-1 text: what HTTP heads are read as. */
+export function latin1(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 1024) s += String.fromCharCode(...bytes.subarray(i, i + 1024));
   return s;

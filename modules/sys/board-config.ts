@@ -1,6 +1,7 @@
-// The ESP32 board's settings, from the build: manifest `config` (project and
-// board manifests) and mcconfig's command line (`make esp32
-// MC_CONFIG="wifiSsid=lab mqttServer=10.0.0.5"`), read through mc/config.
+// The board's settings, read through mc/config: on an ESP32 from the build,
+// manifest `config` (project and board manifests) and mcconfig's command
+// line (`make esp32 MC_CONFIG="wifiSsid=lab mqttServer=10.0.0.5"`); on the
+// virtual board from its supervisor (httpPort, mqttServer).
 // Keys are flat because the command line can only set flat ones, and its
 // values are strings. A bad value is reported and replaced by the default
 // rather than thrown: a setting must never stop the board from booting.

@@ -1,28 +1,27 @@
-// "board/http-server" on the ESP32: an HTTP/1.1 server over Moddable's
-// classic `socket` Listener (the one its `http` Server uses; why not that
-// Server itself is said in esp32/http-request-reader). Each request goes to
+// The board's HTTP/1.1 server, on both boards: over Moddable's classic
+// `socket` Listener (the one its `http` Server uses; why not that Server
+// itself is said in net/http-request-reader). Each request goes to
 // the handler as an HttpRequestIn; the response is written exactly as given
 // (status, headers in order, body in UTF-8), whenever the handler answers.
 // The connection stays open when the response says `Connection: keep-alive`
 // and has a Content-Length, and the next request (pipelined or not) is read
 // once the previous response has left. WebSocket upgrades are offered to
-// board/ws-server first.
+// net/ws-server first.
 
 import { Listener } from "socket";
 import Timer from "timer";
 import type { HttpRequestHandler, ServeHttp } from "platform/ports";
 import type { HttpRequestIn, HttpResponseOut } from "rpc/http-mapping";
-import { httpPort } from "esp32/board-config";
-import { errorText, guard } from "esp32/guard";
-import { HttpRequestReader, type ParsedRequest } from "esp32/http-request-reader";
-import { whenNetworkUp } from "esp32/network";
-import { SocketMessage, SocketOutput, acceptSocket, utf8Bytes, type StreamSocket } from "esp32/socket-output";
+import { httpPort } from "sys/board-config";
+import { errorText, guard } from "sys/guard";
+import { HttpRequestReader, type ParsedRequest } from "net/http-request-reader";
+import { whenNetworkUp } from "board/network";
+import { SocketOutput, utf8Bytes } from "net/socket-output";
+import { LISTENER_QUEUE, SocketMessage, TCP_PCBS, acceptSocket, onSocketsChanged, socketsInUse, type StreamSocket } from "net/tcp-sockets";
 import { log } from "sys/log";
 
 /** RPC frames are at most a few KB (an OTA.Write of 2 KB is under 3 KB of JSON). */
 const LIMITS = { maxHead: 8192, maxBody: 16384 };
-/** lwIP on the ESP32 has 16 TCP control blocks by default; WebSocket and MQTT need some. */
-const MAX_CONNECTIONS = 6;
 /** A keep-alive connection idle this long is closed, to free its control block. */
 const IDLE_MS = 30_000;
 
@@ -41,7 +40,7 @@ export type UpgradeHandler = (upgrade: Upgrade) => boolean;
 
 let upgradeHandler: UpgradeHandler | undefined;
 
-/** For board/ws-server: it gets every `Connection: upgrade` request first. */
+/** For net/ws-server: it gets every `Connection: upgrade` request first. */
 export function handleUpgrades(handler: UpgradeHandler): void {
   upgradeHandler = handler;
 }
@@ -53,20 +52,75 @@ export const serveHttp: ServeHttp = (handler) => {
   if (serving) return;
   serving = true;
   whenNetworkUp(() => {
-    const port = httpPort();
-    const listener = new Listener({ port });
-    listener.callback = guard("http", () => {
-      const socket = acceptSocket(listener);
-      if (connections.size >= MAX_CONNECTIONS) {
-        log.warn("http", `refused a connection: ${MAX_CONNECTIONS} already open`);
-        socket.close();
-        return;
-      }
-      connections.add(new HttpConnection(socket, handler));
-    });
-    log.info("http", `listening on port ${port}`);
+    const gate = new ListenerGate(httpPort(), (listener) => connections.add(new HttpConnection(acceptSocket(listener), handler)));
+    onSocketsChanged(() => gate.update());
+    gate.update();
   });
 };
+
+/** Room for the listener: its own pcb and a whole accept queue on top of the sockets in use. */
+function roomToListen(): boolean {
+  return socketsInUse() + 1 + LISTENER_QUEUE <= TCP_PCBS;
+}
+
+/**
+ * Kept-alive connections that wait idle for a next request are closed,
+ * oldest first, while there is no room to listen: a client may lose an idle
+ * connection at any time (RFC 9112 §9.6) and connects again, while one left
+ * out would be refused for as long as they idle.
+ */
+function reclaimIdleConnections(): void {
+  for (const connection of [...connections]) {
+    if (roomToListen()) return;
+    if (connection.reclaimable) connection.close();
+  }
+}
+
+/**
+ * The listener is open only while lwIP's pcb pool can take a whole accept
+ * queue on top of the sockets in use and the listener itself
+ * (net/tcp-sockets): past that, a new client is refused by the stack, which
+ * it can retry, instead of panicking the board. Clients the budget keeps out
+ * get in as others leave.
+ */
+class ListenerGate {
+  readonly #port: number;
+  readonly #accept: (listener: Listener) => void;
+  #listener: Listener | undefined;
+  #announced = false;
+  /** Closing a connection below changes the count, which calls update() again. */
+  #updating = false;
+
+  constructor(port: number, accept: (listener: Listener) => void) {
+    this.#port = port;
+    this.#accept = accept;
+  }
+
+  update(): void {
+    if (this.#updating) return;
+    this.#updating = true;
+    try {
+      if (!roomToListen()) reclaimIdleConnections();
+      this.#listen(roomToListen());
+    } finally {
+      this.#updating = false;
+    }
+  }
+
+  #listen(room: boolean): void {
+    if (room && !this.#listener) {
+      const listener = new Listener({ port: this.#port });
+      listener.callback = guard("http", () => this.#accept(listener));
+      this.#listener = listener;
+      if (!this.#announced) log.info("http", `listening on port ${this.#port}`);
+      this.#announced = true;
+    } else if (!room && this.#listener) {
+      const listener = this.#listener;
+      this.#listener = undefined;
+      listener.close();
+    }
+  }
+}
 
 class HttpConnection {
   readonly #socket: StreamSocket;
@@ -80,6 +134,8 @@ class HttpConnection {
   #closing = false;
   #closed = false;
   #idle: ReturnType<typeof Timer.set> | undefined;
+  /** A response has gone out: the connection is one kept alive, not one whose request is still coming. */
+  #served = false;
 
   constructor(socket: StreamSocket, handler: HttpRequestHandler) {
     this.#socket = socket;
@@ -185,6 +241,15 @@ class HttpConnection {
     this.#output.send(utf8Bytes(lines.join("\r\n")), withBody ? utf8Bytes(response.body) : new Uint8Array(0));
   }
 
+  /** Idle between requests on a kept-alive connection: may be closed when its pcb is needed. */
+  get reclaimable(): boolean {
+    return this.#served && this.#idle !== undefined && !this.#closed;
+  }
+
+  close(): void {
+    this.#close();
+  }
+
   #drained(): void {
     if (this.#closed) return;
     if (this.#closing) {
@@ -192,8 +257,11 @@ class HttpConnection {
       return;
     }
     if (!this.#busy) {
+      this.#served = true;
       this.#armIdle();
       this.#process();
+      // Kept alive while others wait outside: the pcb goes to them.
+      if (this.reclaimable && !roomToListen()) reclaimIdleConnections();
     }
   }
 

@@ -1,37 +1,10 @@
-// Writing to a Moddable TCP socket (`socket` module, lwIP) without losing or
+// Writing to a Moddable TCP socket (`socket` module: lwIP on the ESP32, the
+// host's sockets on the virtual board) without losing or
 // blocking: a write larger than the room in lwIP's send buffer throws "can't
 // write all data", so bytes queue here and go out as the socket reports room
 // (its "writable" message, as the peer acknowledges).
 
-import { Listener, Socket } from "socket";
-
-/** Messages of a classic socket's callback (modules/network/socket/socket.js). */
-export const SocketMessage = {
-  ERROR: -2,
-  DISCONNECTED: -1,
-  CONNECTED: 1,
-  READABLE: 2,
-  WRITABLE: 3,
-} as const;
-
-/** What the adapters use of a connected classic TCP socket. */
-export interface StreamSocket {
-  callback: (message: -2 | -1 | 1 | 2 | 3, value?: number) => void;
-  read(type: typeof ArrayBuffer): ArrayBuffer;
-  /** Bytes lwIP accepts now. */
-  write(): number;
-  write(data: Uint8Array): void;
-  close(): void;
-  get(name: "REMOTE_IP"): string | undefined;
-}
-
-/**
- * Accepts the connection a listener announced. The one cast: Moddable's
- * typings lack the socket's `get("REMOTE_IP")`, which socket.js has.
- */
-export function acceptSocket(listener: Listener): StreamSocket {
-  return new Socket({ listener }) as unknown as StreamSocket;
-}
+import type { StreamSocket } from "net/tcp-sockets";
 
 export class SocketOutput {
   readonly #socket: StreamSocket;
