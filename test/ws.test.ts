@@ -148,7 +148,14 @@ describe("RPC over WebSocket on the virtual board", function () {
       newcomer = await open(wsUrl).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 20)));
     }
     assert.ok(newcomer, "no room again after a client left");
-    for (const { ws } of [...callers, newcomer]) ws.close();
+    // Closed on both sides (the board closes TCP after the close handshake): their places are free again.
+    await Promise.all(
+      [...callers, newcomer].map(({ ws }) => {
+        const closed = new Promise((r) => ws.once("close", r));
+        ws.close();
+        return closed;
+      }),
+    );
     assert.equal(bench.board.bootCount, 1);
     assert.equal(((await bench.rpc.call("RPC.Ping")) as { channel_info: string }).channel_info, "127.0.0.1");
   });
