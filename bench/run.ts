@@ -5,6 +5,9 @@
 //                  none, the absolute figure is the anchor of the next two
 //   heap, big OTA  peak XS heap while a 1 MB package streams in, over the
 //                  peak while a 76 KB one does: constant memory means ~1.0
+//   heap, pull     peak XS heap while the firmware downloads the 1 MB package
+//                  itself (OTA.Update over its own HTTP client), over the
+//                  320 KiB budget: must stay below 1
 //
 // The heap figures come from each build of the virtual board this machine
 // runs (64-bit always, 32-bit where it can), each saying which: the 32-bit
@@ -21,10 +24,12 @@ import { fileURLToPath } from "node:url";
 import { buildFirmwarePackage } from "../host/vboard/firmware-package.ts";
 import { boardBits, runnableBits, type BoardBits } from "../host/vboard/assets.ts";
 import { runCli } from "../test/run-cli.ts";
-import { startBench, testFirmware, type Bench } from "../test/ota-rig.ts";
+import { file, servePackages, startBench, testFirmware, type Bench } from "../test/ota-rig.ts";
 
 const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
 const LINE_RATE = 115200 / 10;
+/** The virtual board's heap cap: an ESP32's 320 KiB of DRAM (what Sys.GetInfo reports as ram_size). */
+const ESP32_BUDGET = 320 * 1024;
 
 interface Info {
   ram_size: number;
@@ -55,6 +60,20 @@ async function peakWhilePushing(zip: Buffer, bits: BoardBits): Promise<number> {
   }
 }
 
+/** Let the board download and apply a package (OTA.Update), and return the peak heap, before it reboots. */
+async function peakWhilePulling(zip: Buffer, bits: BoardBits): Promise<number> {
+  const bench = await startBench("virtual", { bits });
+  const server = await servePackages({ "/fw.zip": file(zip) });
+  try {
+    // The reboot that follows waits for the board's clock, which only the bench moves.
+    await bench.rpc.call("OTA.Update", { url: `${server.url}/fw.zip`, commit_timeout: 0 }, { timeoutMs: 120_000 });
+    return await peakHeap(bench);
+  } finally {
+    await server.close();
+    await bench.close();
+  }
+}
+
 function save(name: string, figures: Record<string, unknown>): void {
   fs.mkdirSync(RESULTS, { recursive: true });
   const record = { name, date: new Date().toISOString(), ...figures };
@@ -72,6 +91,10 @@ async function heapFigures(bits: BoardBits, small: Buffer, big: Buffer): Promise
   const heapRatio = bigPeak / smallPeak;
   console.log(`heap, big OTA  ${heapRatio.toFixed(3)}  (peak ${bigPeak} B for ${big.length} B over ${smallPeak} B for ${small.length} B; ${bits}-bit board)`);
   save(`ota-heap-${bits}bit`, { board_bits: bits, ratio: heapRatio, big_package_bytes: big.length, big_peak_bytes: bigPeak, small_package_bytes: small.length, small_peak_bytes: smallPeak });
+
+  const pullPeak = await peakWhilePulling(big, bits);
+  console.log(`heap, pull     ${(pullPeak / ESP32_BUDGET).toFixed(3)}  (peak ${pullPeak} B downloading ${big.length} B over the ${ESP32_BUDGET} B budget; ${bits}-bit board)`);
+  save(`pull-heap-${bits}bit`, { board_bits: bits, ratio: pullPeak / ESP32_BUDGET, peak_bytes: pullPeak, package_bytes: big.length, budget_bytes: ESP32_BUDGET });
 }
 
 async function main(): Promise<void> {
