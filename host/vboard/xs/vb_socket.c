@@ -348,6 +348,19 @@ void xs_socket_destructor(void *data)
 	vb_tcp_destroy(data);
 }
 
+/* close() of a socket or a listener: the JS object lets go of it (no
+   destructor, no host data, no longer remembered), then it closes. */
+static void vb_detach_and_close(xsMachine *the, vb_tcp *s, xsDestructor destructor)
+{
+	vb_host_data(the, &xsThis, destructor);
+	xsmcSetHostDestructor(xsThis, NULL);
+	xsmcSetHostData(xsThis, NULL);
+	xsForget(s->obj);
+	s->pending |= VB_PENDING_CLOSE;
+	s->closed = 1;
+	vb_tcp_close(s);
+}
+
 /* close() (462-484): no callbacks after it; the connection closes (RST if
    received data was left unread, else FIN once written data has gone) */
 void xs_socket_close(xsMachine *the)
@@ -355,13 +368,7 @@ void xs_socket_close(xsMachine *the)
 	vb_tcp *s = xsmcGetHostData(xsThis);
 	if (!s)
 		return;   /* closed already: nothing, as on the device */
-	vb_host_data(the, &xsThis, xs_socket_destructor);
-	xsmcSetHostDestructor(xsThis, NULL);
-	xsmcSetHostData(xsThis, NULL);
-	xsForget(s->obj);
-	s->pending |= VB_PENDING_CLOSE;
-	s->closed = 1;
-	vb_tcp_close(s);
+	vb_detach_and_close(the, s, xs_socket_destructor);
 }
 
 /* get(name) (486-495): "REMOTE_IP" while there is a pcb; nothing else in 7.2.1 */
@@ -589,11 +596,5 @@ void xs_listener_close(xsMachine *the)
 		fprintf(stderr, "vboard: close on closed listener\n");   /* the device's xsTrace */
 		return;
 	}
-	vb_host_data(the, &xsThis, xs_listener_destructor);
-	xsmcSetHostDestructor(xsThis, NULL);
-	xsmcSetHostData(xsThis, NULL);
-	xsForget(l->obj);
-	l->pending |= VB_PENDING_CLOSE;
-	l->closed = 1;
-	vb_tcp_close(l);
+	vb_detach_and_close(the, l, xs_listener_destructor);
 }
