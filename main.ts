@@ -71,7 +71,7 @@ const sys = installSysService(rpc, {
   restart,
 });
 // After the reboot lockout: Date.now() is the system time (SNTP on a device, the board's clock on the virtual one).
-installAuth(rpc, { settings: () => authSettings(config), nowSeconds: () => Date.now() / 1000 });
+const auth = installAuth(rpc, { settings: () => authSettings(config), nowSeconds: () => Date.now() / 1000 });
 installConfigService(rpc, { config, rebootAfter: sys.rebootAfter });
 installOtaService(rpc, {
   slots,
@@ -93,7 +93,7 @@ installOtaService(rpc, {
 
 if (config.get("rpc.uart.enable") === true) startUartChannel(rpc, rpcUart.open, rpcUart.uartNo);
 else log.info("main", "RPC on the UART is off (rpc.uart.enable)");
-startHttpChannel(rpc, serveHttp);
+startHttpChannel(rpc, serveHttp, auth);
 startWsChannel(rpc, serveWebSocket);
 startMqttChannel(rpc, mqttClient);
 

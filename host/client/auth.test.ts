@@ -24,7 +24,7 @@ function device(authAlgo = 0) {
   rpc.add("Sys.GetInfo", "", () => "info");
   const algorithm = authAlgo === 1 ? "SHA-256" : "MD5";
   const settings = { realm: "RPC", authAlgo, users: { admin: ha1(algorithm, "admin", "RPC", "s3cret:with:colons") }, acl: "" };
-  const guard = installAuth(rpc, { settings: () => settings, nowSeconds: () => clock.now });
+  const { guard } = installAuth(rpc, { settings: () => settings, nowSeconds: () => clock.now });
   return { rpc, clock, guard };
 }
 

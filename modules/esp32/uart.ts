@@ -7,13 +7,19 @@
 //
 // Writes are buffered here: the ESP32 driver writes straight into the TX FIFO
 // (128 bytes) and throws "output full" past it, so a reply goes out piece by
-// piece as `onWritable` reports room.
+// piece as `onWritable` reports room. The queue is capped: a peer that
+// floods requests faster than the line carries the replies loses replies,
+// not the board's heap.
 
 import Serial from "embedded:io/serial";
 import type { RpcUartPort } from "platform/ports";
 import type { SerialLike } from "rpc/uart-channel";
 import { uartSettings, type UartSettings } from "sys/board-config";
 import { guard } from "sys/guard";
+import { log } from "sys/log";
+
+/** Replies waiting for the TX FIFO: two of the largest frames. */
+const MAX_QUEUED_BYTES = 8192;
 
 let settings: UartSettings | undefined;
 const current = () => (settings ??= uartSettings());
@@ -32,6 +38,9 @@ export const rpcUart: RpcUartPort = {
 class BufferedSerial implements SerialLike {
   readonly #serial: Serial;
   #queue: Uint8Array[] = [];
+  #queued = 0;
+  /** Writes dropped since the queue was last empty. */
+  #dropped = 0;
   /** Bytes the TX FIFO takes now, as the last onWritable said, less what was written since. */
   #room = 0;
 
@@ -57,7 +66,13 @@ class BufferedSerial implements SerialLike {
 
   write(data: ArrayBuffer): void {
     if (data.byteLength === 0) return;
+    if (this.#queued + data.byteLength > MAX_QUEUED_BYTES) {
+      // One line per flood: a log line each would be a flood of its own.
+      if (this.#dropped++ === 0) log.warn("uart", "output full: replies dropped until it drains");
+      return;
+    }
     this.#queue.push(new Uint8Array(data));
+    this.#queued += data.byteLength;
     this.#drain();
   }
 
@@ -67,8 +82,13 @@ class BufferedSerial implements SerialLike {
       const n = Math.min(this.#room, head.length);
       this.#serial.write(n === head.length ? head : head.subarray(0, n));
       this.#room -= n;
+      this.#queued -= n;
       if (n === head.length) this.#queue.shift();
       else this.#queue[0] = head.subarray(n);
+    }
+    if (this.#queue.length === 0 && this.#dropped > 0) {
+      log.warn("uart", `output drained; ${this.#dropped} replies were dropped`);
+      this.#dropped = 0;
     }
   }
 }

@@ -6,6 +6,8 @@
 // board on a malformed request (its parser throws inside a socket callback).
 // Pure: bytes in, requests out; the tests run it under Node.
 
+import type { HttpResponseOut } from "rpc/http-mapping";
+
 export interface ParsedRequest {
   readonly method: string;
   /** Path without the query, still percent-encoded. */
@@ -21,6 +23,8 @@ export interface ParsedRequest {
 
 export type ReaderEvent =
   | { readonly kind: "request"; readonly request: ParsedRequest }
+  /** The admission refused the request from its head: send this and close. */
+  | { readonly kind: "refused"; readonly response: HttpResponseOut }
   /** The head asked for `Expect: 100-continue`; the body follows once told to go on. */
   | { readonly kind: "continue" }
   /** Unusable input: answer with this status and close the connection. */
@@ -31,6 +35,9 @@ export interface ReaderLimits {
   readonly maxHead: number;
   readonly maxBody: number;
 }
+
+/** Looks at each head before its body is taken in (see HttpAdmission). */
+export type HeadCheck = (head: Readonly<Omit<ParsedRequest, "body">>, bodyLength: number) => HttpResponseOut | undefined;
 
 interface Head {
   readonly method: string;
@@ -44,6 +51,7 @@ const EMPTY = new Uint8Array(0);
 
 export class HttpRequestReader {
   readonly #limits: ReaderLimits;
+  readonly #check: HeadCheck | undefined;
   /** Bytes not yet parsed (a head, or what follows a complete request). */
   #pending: Uint8Array = EMPTY;
   #head: Head | undefined;
@@ -52,8 +60,9 @@ export class HttpRequestReader {
   #continueDue = false;
   #failed: ReaderEvent | undefined;
 
-  constructor(limits: ReaderLimits) {
+  constructor(limits: ReaderLimits, check?: HeadCheck) {
     this.#limits = limits;
+    this.#check = check;
   }
 
   /** Takes the bytes as they arrive; `bytes` may be reused by the caller afterwards. */
@@ -116,6 +125,8 @@ export class HttpRequestReader {
     const length = contentLength(head.headers);
     if (typeof length !== "number") return length;
     if (length > this.#limits.maxBody) return fail(413, `body larger than ${this.#limits.maxBody} bytes`);
+    const refusal = this.#check?.(head, length);
+    if (refusal) return { kind: "refused", response: refusal };
 
     let rest = this.#pending.subarray(end);
     this.#head = head;

@@ -10,7 +10,7 @@
 
 import { Listener } from "socket";
 import Timer from "timer";
-import type { HttpRequestHandler, ServeHttp } from "platform/ports";
+import type { HttpAdmission, HttpRequestHandler, ServeHttp } from "platform/ports";
 import type { HttpRequestIn, HttpResponseOut } from "rpc/http-mapping";
 import { httpPort } from "sys/board-config";
 import { errorText, guard } from "sys/guard";
@@ -24,6 +24,13 @@ import { log } from "sys/log";
 const LIMITS = { maxHead: 8192, maxBody: 16384 };
 /** A keep-alive connection idle this long is closed, to free its control block. */
 const IDLE_MS = 30_000;
+/**
+ * After an error response, what the client still sends is read and thrown
+ * away this long before closing (RFC 9112 §9.6, "lingering close"): a
+ * socket closed with unread bytes sends a reset, and a reset makes the
+ * client's TCP discard the 413 or 431 it has not read yet.
+ */
+const LINGER_MS = 2_000;
 
 /** A request to switch protocols, offered to the upgrade handler. */
 export interface Upgrade {
@@ -48,11 +55,11 @@ export function handleUpgrades(handler: UpgradeHandler): void {
 let serving = false;
 const connections = new Set<HttpConnection>();
 
-export const serveHttp: ServeHttp = (handler) => {
+export const serveHttp: ServeHttp = (handler, admit) => {
   if (serving) return;
   serving = true;
   whenNetworkUp(() => {
-    const gate = new ListenerGate(httpPort(), (listener) => connections.add(new HttpConnection(acceptSocket(listener), handler)));
+    const gate = new ListenerGate(httpPort(), (listener) => connections.add(new HttpConnection(acceptSocket(listener), handler, admit)));
     onSocketsChanged(() => gate.update());
     gate.update();
   });
@@ -126,22 +133,27 @@ class HttpConnection {
   readonly #socket: StreamSocket;
   readonly #handler: HttpRequestHandler;
   readonly #peer: string;
-  readonly #reader = new HttpRequestReader(LIMITS);
+  readonly #reader: HttpRequestReader;
   readonly #output: SocketOutput;
   /** A request is with the handler: the next one waits for its response. */
   #busy = false;
   /** Close once the output has left (the response said close, or an error). */
   #closing = false;
+  /** The response was an error about the request itself: linger before closing. */
+  #refused = false;
+  /** Output done, closing soon: input is skipped until then. */
+  #lingering = false;
   #closed = false;
   #idle: ReturnType<typeof Timer.set> | undefined;
   /** A response has gone out: the connection is one kept alive, not one whose request is still coming. */
   #served = false;
 
-  constructor(socket: StreamSocket, handler: HttpRequestHandler) {
+  constructor(socket: StreamSocket, handler: HttpRequestHandler, admit: HttpAdmission | undefined) {
     this.#socket = socket;
     this.#handler = handler;
     // The address only: lwIP sockets in Moddable do not tell the remote port.
     this.#peer = socket.get("REMOTE_IP") ?? "";
+    this.#reader = new HttpRequestReader(LIMITS, admit && ((head, length) => admit(head, length, this.#peer)));
     this.#output = new SocketOutput(socket, () => this.#drained());
     socket.callback = guard("http", (message, value) => this.#onSocket(message, value ?? 0), () => this.#close());
     this.#armIdle();
@@ -150,6 +162,11 @@ class HttpConnection {
   #onSocket(message: number, value: number): void {
     if (this.#closed) return;
     if (message === SocketMessage.READABLE) {
+      // A refused request's remaining bytes are thrown away unread.
+      if (this.#refused) {
+        if (value > 0) this.#socket.skip();
+        return;
+      }
       if (value > 0) this.#reader.push(new Uint8Array(this.#socket.read(ArrayBuffer)));
       this.#process();
     } else if (message === SocketMessage.WRITABLE) {
@@ -168,7 +185,11 @@ class HttpConnection {
         this.#output.send(utf8Bytes("HTTP/1.1 100 Continue\r\n\r\n"));
       } else if (event.kind === "error") {
         log.warn("http", `${this.#peer}: ${event.reason}`);
+        this.#refused = true;
         this.#write(plainResponse(event.status, event.reason), true);
+      } else if (event.kind === "refused") {
+        this.#refused = true;
+        this.#write(event.response, true, true);
       } else {
         this.#dispatch(event.request);
       }
@@ -253,7 +274,8 @@ class HttpConnection {
   #drained(): void {
     if (this.#closed) return;
     if (this.#closing) {
-      this.#close();
+      if (this.#refused) this.#linger();
+      else this.#close();
       return;
     }
     if (!this.#busy) {
@@ -263,6 +285,19 @@ class HttpConnection {
       // Kept alive while others wait outside: the pcb goes to them.
       if (this.reclaimable && !roomToListen()) reclaimIdleConnections();
     }
+  }
+
+  #linger(): void {
+    if (this.#lingering) return;
+    this.#lingering = true;
+    this.#disarmIdle();
+    this.#idle = Timer.set(
+      guard("http", () => {
+        this.#idle = undefined;
+        this.#close();
+      }),
+      LINGER_MS,
+    );
   }
 
   #armIdle(): void {

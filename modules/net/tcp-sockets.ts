@@ -29,6 +29,8 @@ type Message = -2 | -1 | 1 | 2 | 3;
 export interface StreamSocket {
   callback: (message: Message, value?: number) => void;
   read(type: typeof ArrayBuffer): ArrayBuffer;
+  /** Throws away the bytes received so far without allocating them; returns their count. */
+  skip(): number;
   /** Bytes lwIP accepts now. */
   write(): number;
   write(data: Uint8Array): void;
@@ -69,6 +71,10 @@ class CountedSocket implements StreamSocket {
     return this.#raw.read(type);
   }
 
+  skip(): number {
+    return (this.#raw as unknown as { read(type: null): number }).read(null);
+  }
+
   write(): number;
   write(data: Uint8Array): void;
   write(data?: Uint8Array): number | void {
@@ -90,8 +96,9 @@ class CountedSocket implements StreamSocket {
 
 /**
  * Accepts the connection a listener announced. The casts here are the only
- * ones: Moddable's typings lack the socket's `get("REMOTE_IP")` and the
- * count-less `read()`, which socket.js has.
+ * ones (with skip's): Moddable's typings lack the socket's `get("REMOTE_IP")`,
+ * the count-less `read()` and `read(null)`, which skips, all of which its
+ * socket has.
  */
 export function acceptSocket(listener: Listener): StreamSocket {
   return new CountedSocket(new Socket({ listener }) as unknown as StreamSocket);

@@ -14,7 +14,9 @@
 
 import { log } from "sys/log";
 import { UpdateCode, UpdateError } from "ota/update-error";
-import { MAX_MANIFEST_SIZE, decodeUtf8 } from "ota/zip-stream";
+import { MAX_MANIFEST_SIZE } from "ota/zip-stream";
+import { decodeUtf8 } from "sys/utf8";
+import { jsonLimitError } from "sys/json-limits";
 
 export interface AppPart {
   /** Entry name in the zip, without its directory (ZipEntry.name). */
@@ -119,6 +121,8 @@ function digest(part: Json, name: string, pattern: RegExp, digits: number): stri
 }
 
 function parseObject(text: string): Json {
+  const overLimit = jsonLimitError(text);
+  if (overLimit) throw new UpdateError(UpdateCode.MANIFEST_PARSE, `manifest has ${overLimit}`);
   let value: unknown;
   try {
     value = JSON.parse(text);

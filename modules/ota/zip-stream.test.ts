@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { crc32 } from "rpc/crc32";
 import { UpdateError } from "ota/update-error";
-import { ZipStreamReader, decodeUtf8, type EntryAction, type ZipEntry, type ZipSink } from "ota/zip-stream";
+import { decodeUtf8 } from "sys/utf8";
+import { ZipStreamReader, type EntryAction, type ZipEntry, type ZipSink } from "ota/zip-stream";
 import { planUpdate } from "ota/fw-manifest";
 
 // --- A small zip writer: enough of PKZIP to make what mos, Python and Go write, and what they must not.
@@ -490,23 +491,5 @@ describe("ZipStreamReader", () => {
       assert.equal(reader.bytesConsumed, zip.length + 13);
       assert.equal(sink.events.filter((e) => e === "done").length, 1);
     });
-  });
-});
-
-describe("decodeUtf8", () => {
-  it("decodes ASCII, 2-, 3- and 4-byte sequences, across the internal 256-unit steps", () => {
-    const text = "a".repeat(255) + "é✓😀" + "z".repeat(600) + "😀";
-    assert.equal(decodeUtf8(utf8(text)), text);
-    assert.equal(decodeUtf8(new Uint8Array(0)), "");
-  });
-  it("turns malformed input into U+FFFD as TextDecoder does", () => {
-    const cases = [
-      [0x80], [0xc0, 0xaf], [0xe2, 0x82], [0xe2, 0x82, 0x41], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xff, 0x41],
-      [0xf0, 0x9f, 0x98], [0x41, 0xe2, 0x82, 0xac, 0x42],
-    ];
-    for (const bytes of cases) {
-      const input = Uint8Array.from(bytes);
-      assert.equal(decodeUtf8(input), new TextDecoder().decode(input), JSON.stringify(bytes));
-    }
   });
 });

@@ -10,6 +10,7 @@
 // manifest (at most 16 KB) are copied.
 
 import { UpdateCode, UpdateError } from "ota/update-error";
+import { decodeUtf8 } from "sys/utf8";
 
 /** zlib's crc32(seed, bytes): `seed` is the CRC of the bytes before, 0 at the start. */
 export interface Crc32 {
@@ -317,51 +318,4 @@ function u32(b: Uint8Array, at: number): number {
 
 function hex32(n: number): string {
   return (n >>> 0).toString(16).padStart(8, "0");
-}
-
-/** fromCharCode.apply spreads its arguments on the XS stack; keep the spread small. */
-const DECODE_STEP = 256;
-
-/**
- * UTF-8 to a string, for names and the manifest (XS has no TextDecoder).
- * Malformed sequences become U+FFFD as TextDecoder makes them, rather than
- * failing: JSON.parse or the name checks then refuse what matters. Meant for small inputs (≤ 16 KB).
- */
-export function decodeUtf8(bytes: Uint8Array): string {
-  let text = "";
-  const units: number[] = [];
-  for (let i = 0; i < bytes.length; ) {
-    const b = bytes[i]!;
-    let code = 0xfffd;
-    let length = 1;
-    if (b < 0x80) {
-      code = b;
-    } else if (b >= 0xc2 && b <= 0xf4) {
-      length = b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
-      // The second byte's range excludes overlong forms, surrogates and code points past U+10FFFF.
-      const low = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
-      const high = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
-      let value = b & (0x7f >> length);
-      let j = 1;
-      for (; j < length && i + j < bytes.length; j++) {
-        const c = bytes[i + j]!;
-        if (c < (j === 1 ? low : 0x80) || c > (j === 1 ? high : 0xbf)) break;
-        value = (value << 6) | (c & 0x3f);
-      }
-      if (j === length) code = value;
-      else length = j; // one U+FFFD for the broken prefix; resume at the byte that broke it
-    }
-    i += length;
-    if (code >= 0x10000) {
-      code -= 0x10000;
-      units.push(0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff));
-    } else {
-      units.push(code);
-    }
-    if (units.length >= DECODE_STEP) {
-      text += String.fromCharCode.apply(null, units);
-      units.length = 0;
-    }
-  }
-  return text + String.fromCharCode.apply(null, units);
 }

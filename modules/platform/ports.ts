@@ -11,8 +11,17 @@ export type HttpResponder = (response: HttpResponseOut) => void;
 /** Receives every HTTP request the board's server gets; `peer` is "ip:port". */
 export type HttpRequestHandler = (request: HttpRequestIn, respond: HttpResponder, peer: string) => void;
 
+/** An HTTP request whose head has arrived and whose body has not. */
+export type HttpRequestHead = Omit<HttpRequestIn, "body">;
+
+/**
+ * Decides from the head, before a body of `bodyLength` bytes is read: a
+ * response refuses the request, undefined lets the body in.
+ */
+export type HttpAdmission = (head: HttpRequestHead, bodyLength: number, peer: string) => HttpResponseOut | undefined;
+
 /** "board/http-server": start the board's HTTP server. */
-export type ServeHttp = (handler: HttpRequestHandler) => void;
+export type ServeHttp = (handler: HttpRequestHandler, admit?: HttpAdmission) => void;
 
 export interface AppDescription {
   /** esp_app_desc_t.version: the firmware version. */

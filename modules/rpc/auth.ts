@@ -22,7 +22,7 @@
 import { DEFAULT_ACL, lookupAcl, parseAcl, userAllowed, type Acl, type ParsedAcl } from "rpc/acl";
 import { checkAuthorizationHeader, checkFrameAuth, type AuthConfig, type Authn } from "rpc/authn";
 import { algorithmOf, frameChallengeMessage } from "rpc/digest-auth";
-import type { CallContext, Dispatcher } from "rpc/dispatcher";
+import type { CallContext, ChannelInfo, Dispatcher } from "rpc/dispatcher";
 import type { RpcErrorBody } from "rpc/frame";
 import { NonceGuard } from "rpc/nonce-guard";
 import { log } from "sys/log";
@@ -46,8 +46,34 @@ export interface AuthOptions {
 
 const UNAUTHORIZED: RpcErrorBody = { code: 403, message: "unauthorized" };
 
-/** Install the prehandler; returns its nonce guard (its state is what tests look at). */
-export function installAuth(rpc: Dispatcher, options: AuthOptions): NonceGuard {
+/**
+ * The most body an HTTP request may carry before its Authorization header
+ * has named a user, on a board with users: room for a frame with its own
+ * `auth` object, not for a payload that costs heap before anyone is known.
+ */
+export const ANONYMOUS_BODY_MAX = 1024;
+
+export interface RpcAuth {
+  /** Its state is what tests look at. */
+  readonly guard: NonceGuard;
+  /**
+   * Decided from an HTTP request's head, before its body is read: a refusal
+   * (401 with a challenge) when the body is over ANONYMOUS_BODY_MAX and the
+   * head's credentials name no user on a board that has users.
+   */
+  admitBody(channel: ChannelInfo, bodyLength: number): RpcErrorBody | undefined;
+}
+
+/**
+ * Users named by a request's Authorization header, by that request's header
+ * object: checked once whether at the head or at the call (a second check
+ * of the same digest would be refused as a replay), and for a WebSocket, once
+ * for the connection, as rpc-common attaches the handshake's user to it.
+ */
+const headerUsers = new WeakMap<object, Authn>();
+
+/** Install the prehandler. */
+export function installAuth(rpc: Dispatcher, options: AuthOptions): RpcAuth {
   const guard = new NonceGuard(options.nowSeconds());
   let parsed: { text: string; acl: ParsedAcl } | undefined;
   const aclOf = (text: string): ParsedAcl => {
@@ -77,26 +103,53 @@ export function installAuth(rpc: Dispatcher, options: AuthOptions): NonceGuard {
 
     const config: AuthConfig = { realm: settings.realm, algorithm: algorithmOf(settings.authAlgo), users };
     const now = Math.floor(options.nowSeconds());
-    const who = authenticate(ctx, config, guard, now);
+    const who = authenticate(ctx.frame.auth, ctx, config, guard, now);
     if (who === "bad-request") return { code: 400, message: "bad request" };
     if (who === "unauthenticated") return { code: 401, message: frameChallengeMessage(config.realm, now, config.algorithm) };
     if (userAllowed(rule, who.user)) return undefined;
     log.warn("auth", `${who.user} may not call ${ctx.frame.method} on ${ctx.channel.type}`);
     return UNAUTHORIZED;
   });
-  return guard;
+
+  return {
+    guard,
+    admitBody(channel, bodyLength) {
+      if (bodyLength <= ANONYMOUS_BODY_MAX) return undefined;
+      const settings = options.settings();
+      const users = new Map(Object.entries(settings.users));
+      if (users.size === 0) return undefined;
+      const config: AuthConfig = { realm: settings.realm, algorithm: algorithmOf(settings.authAlgo), users };
+      const now = Math.floor(options.nowSeconds());
+      if (typeof headerUser(channel, config, guard, now) === "object") return undefined;
+      log.warn("auth", `${channel.type} ${channel.info}: ${bodyLength} bytes of body without credentials refused`);
+      return { code: 401, message: frameChallengeMessage(config.realm, now, config.algorithm) };
+    },
+  };
 }
 
-function authenticate(ctx: CallContext, config: AuthConfig, guard: NonceGuard, now: number): Authn {
+function authenticate(frameAuth: unknown, ctx: CallContext, config: AuthConfig, guard: NonceGuard, now: number): Authn {
   let who: Authn = "unauthenticated";
-  if (ctx.frame.auth !== undefined) {
-    who = checkFrameAuth(ctx.frame.auth, config, guard, now);
+  if (frameAuth !== undefined) {
+    who = checkFrameAuth(frameAuth, config, guard, now);
     if (who === "bad-request") return who;
   }
   const header = ctx.channel.headers?.["authorization"];
-  if (who === "unauthenticated" && header !== undefined) who = checkAuthorizationHeader(header, ctx.channel.request, config, guard, now);
-  if (who === "unauthenticated" && (ctx.frame.auth !== undefined || header !== undefined)) {
+  if (who === "unauthenticated" && header !== undefined) who = headerUser(ctx.channel, config, guard, now);
+  if (who === "unauthenticated" && (frameAuth !== undefined || header !== undefined)) {
     log.warn("auth", `${ctx.channel.type} ${ctx.channel.info}: credentials for ${ctx.frame.method} refused`);
+  }
+  return who;
+}
+
+/** What the channel's Authorization header says, checked once per request (see headerUsers). */
+function headerUser(channel: ChannelInfo, config: AuthConfig, guard: NonceGuard, now: number): Authn {
+  const headers = channel.headers;
+  const header = headers?.["authorization"];
+  if (headers === undefined || header === undefined) return "unauthenticated";
+  let who = headerUsers.get(headers);
+  if (who === undefined) {
+    who = checkAuthorizationHeader(header, channel.request, config, guard, now);
+    headerUsers.set(headers, who);
   }
   return who;
 }

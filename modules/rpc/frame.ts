@@ -28,6 +28,11 @@ export interface Frame {
 
 export type ParsedFrame = { ok: true; frame: Frame } | { ok: false; reason: string };
 
+/** Longest method, src and dst: names, not payloads (mos's longest method is 22 characters). */
+export const MAX_NAME_LENGTH = 128;
+/** Longest tag, as raw JSON text: it comes back in the reply. */
+export const MAX_TAG_LENGTH = 256;
+
 /** Parse one frame. Anything that is not a well-formed frame is refused with a reason. */
 export function parseFrame(text: string): ParsedFrame {
   let value: unknown;
@@ -51,6 +56,11 @@ export function parseFrame(text: string): ParsedFrame {
   if (method === undefined || src === undefined || dst === undefined) {
     return { ok: false, reason: "method, src and dst must be strings" };
   }
+  if (method.length > MAX_NAME_LENGTH || src.length > MAX_NAME_LENGTH || dst.length > MAX_NAME_LENGTH) {
+    return { ok: false, reason: `method, src and dst are at most ${MAX_NAME_LENGTH} characters` };
+  }
+  const tag = raw.get("tag")?.text;
+  if (tag !== undefined && tag.length > MAX_TAG_LENGTH) return { ok: false, reason: `tag is at most ${MAX_TAG_LENGTH} characters` };
   const error = obj.error;
   if (error !== undefined && !isErrorBody(error)) {
     return { ok: false, reason: "error must be {code: int, message?: string}" };
@@ -61,7 +71,7 @@ export function parseFrame(text: string): ParsedFrame {
       id: id?.text,
       src,
       dst,
-      tag: raw.get("tag")?.text,
+      tag,
       method,
       args: "params" in obj ? obj.params : obj.args,
       auth: obj.auth,

@@ -16,15 +16,28 @@ import {
   wantsKeepAlive,
   type HttpResponseOut,
 } from "rpc/http-mapping";
-import type { ServeHttp } from "platform/ports";
+import type { HttpRequestHead, ServeHttp } from "platform/ports";
+import type { RpcAuth } from "rpc/auth";
+import type { ChannelInfo } from "rpc/dispatcher";
+import { parseFrameChallenge } from "rpc/digest-auth";
 
 /** REST calls carry no id; mgrpc makes up a random one, as here. */
 const randomId = () => String(Math.floor(Math.random() * 0x7fffffff));
 
-export function startHttpChannel(rpc: Dispatcher, serve: ServeHttp): void {
+/** The request's headers and request line travel with the call: its credentials (rpc/auth). */
+function channelOf(request: HttpRequestHead, peer: string): ChannelInfo {
+  return { type: "HTTP", info: peer, headers: request.headers, request: { method: request.method, uri: requestTarget(request) } };
+}
+
+/** `auth` decides from each head whether its body may come in (rpc/auth's admitBody). */
+export function startHttpChannel(rpc: Dispatcher, serve: ServeHttp, auth?: RpcAuth): void {
+  const admit = (head: HttpRequestHead, bodyLength: number, peer: string) => {
+    const refusal = auth?.admitBody(channelOf(head, peer), bodyLength);
+    const challenge = refusal?.message === undefined ? undefined : parseFrameChallenge(refusal.message);
+    return challenge && unauthorizedResponse(challenge);
+  };
   serve((request, respond, peer) => {
-    // The request's headers and request line travel with the call: its credentials (rpc/auth).
-    const channel = { type: "HTTP", info: peer, headers: request.headers, request: { method: request.method, uri: requestTarget(request) } };
+    const channel = channelOf(request, peer);
     const keepAlive = wantsKeepAlive(request);
     /** A call refused for want of credentials gets an HTTP 401 challenge instead of its reply. */
     const reply = (frame: string, response: (frame: string, keepAlive: boolean) => HttpResponseOut) => {
@@ -52,5 +65,5 @@ export function startHttpChannel(rpc: Dispatcher, serve: ServeHttp): void {
     }
     if (disposition === "dropped") respond(invalidRequestResponse());
     else if (disposition === "no-reply") respond(noReplyResponse(keepAlive));
-  });
+  }, admit);
 }

@@ -1,10 +1,11 @@
 // mgrpc over HTTP (spec/mos-rpc.md §2.3), independent of any HTTP server:
 // which requests are RPC, how a REST call becomes a frame, and the exact
-// response (status, headers, body) for each outcome. The ESP32 adapter and the
-// virtual board's supervisor both only move these through their server.
+// response (status, headers, body) for each outcome; net/http-server only
+// moves these.
 
 import { parseFrameChallenge, wwwAuthenticate, type FrameChallenge } from "rpc/digest-auth";
-import { parseFrame, type Frame } from "rpc/frame";
+import { MAX_NAME_LENGTH, parseFrame, type Frame } from "rpc/frame";
+import { jsonLimitError } from "sys/json-limits";
 
 export const RPC_PREFIX = "/rpc";
 
@@ -59,6 +60,7 @@ export function routeHttpRequest(req: HttpRequestIn, newId: () => string): HttpR
   } catch {
     return refused(req, 400, "malformed method name in path");
   }
+  if (method.length > MAX_NAME_LENGTH) return refused(req, 400, `method name longer than ${MAX_NAME_LENGTH} characters`);
   const argsText = req.method.toUpperCase() === "GET" && req.body === "" && req.query !== "" ? queryToArgs(req.query) : req.body;
   let args: unknown;
   if (argsText !== undefined && argsText.trim() !== "") {
@@ -69,13 +71,18 @@ export function routeHttpRequest(req: HttpRequestIn, newId: () => string): HttpR
   return { kind: "rest", frame: { id: newId(), src: "", dst: "", method, args } };
 }
 
+/** Query parameters a REST call may carry: arguments are few; more is an attack on the heap. */
+export const MAX_QUERY_PARAMS = 32;
+
 /**
  * `?a=1&b="x"` -> `{"a":1,"b":"x"}`: values are inserted raw after decoding,
  * as mgrpc does, so strings must be JSON-quoted in the query.
  */
 export function queryToArgs(query: string): string | undefined {
+  const entries = query.split("&", MAX_QUERY_PARAMS + 1);
+  if (entries.length > MAX_QUERY_PARAMS) return undefined;
   const members: string[] = [];
-  for (const entry of query.split("&")) {
+  for (const entry of entries) {
     if (entry === "") continue;
     const eq = entry.indexOf("=");
     const key = eq < 0 ? entry : entry.slice(0, eq);
@@ -94,7 +101,9 @@ function decodeQueryPart(s: string): string {
 }
 
 function parseArgs(text: string | undefined): { ok: true; args: unknown } | { ok: false; reason: string } {
-  if (text === undefined) return { ok: false, reason: "malformed query string" };
+  if (text === undefined) return { ok: false, reason: `malformed query string, or more than ${MAX_QUERY_PARAMS} parameters` };
+  const overLimit = jsonLimitError(text);
+  if (overLimit) return { ok: false, reason: `args have ${overLimit}` };
   try {
     return { ok: true, args: JSON.parse(text) };
   } catch {
@@ -127,7 +136,7 @@ function restErrorResponse(error: { code: number; message?: string }, keepAlive:
 }
 
 /** The request target as the request line had it: path and query (what an HTTP digest covers). */
-export function requestTarget(req: HttpRequestIn): string {
+export function requestTarget(req: Pick<HttpRequestIn, "path" | "query">): string {
   return req.query === "" ? req.path : `${req.path}?${req.query}`;
 }
 

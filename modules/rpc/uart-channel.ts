@@ -3,7 +3,7 @@
 // ECMA-419 `embedded:io/serial` on every platform, opened by board/uart.
 
 import type { Dispatcher } from "rpc/dispatcher";
-import { UartFraming } from "rpc/uart-framing";
+import { UartFraming, type UartEvent } from "rpc/uart-framing";
 import { log } from "sys/log";
 
 export interface SerialLike {
@@ -18,17 +18,16 @@ export function startUartChannel(rpc: Dispatcher, open: OpenSerial, uartNo = 0):
   const framing = new UartFraming();
   const channel = { type: "UART", info: `UART${uartNo}` };
   const send = (text: string) => serial.write(asciiBuffer(text));
+  const onEvent = (event: UartEvent) => {
+    if (event.kind === "frame") rpc.handleText(event.json, channel, (reply) => send(framing.encode(reply)));
+    else if (event.kind === "reply") send(event.text);
+    else log.warn("uart", event.reason);
+  };
   let serial: SerialLike;
   try {
     serial = open(() => {
       let chunk: ArrayBuffer | undefined;
-      while ((chunk = serial.read()) !== undefined) {
-        for (const event of framing.receive(new Uint8Array(chunk))) {
-          if (event.kind === "frame") rpc.handleText(event.json, channel, (reply) => send(framing.encode(reply)));
-          else if (event.kind === "reply") send(event.text);
-          else log.warn("uart", event.reason);
-        }
-      }
+      while ((chunk = serial.read()) !== undefined) framing.receive(new Uint8Array(chunk), onEvent);
     });
   } catch (e) {
     // A UART the board cannot open (off, or owned by a debugger) leaves the
