@@ -139,6 +139,44 @@ describe("xs-ota ota (push) on the virtual board", function () {
     assert.equal(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 2);
   });
 
+  describe("when the target slot already holds the package's image (no rewrite)", () => {
+    /** Push `zip` the way mos ota does; resolves with OTA.End's outcome. */
+    async function push(zip: Buffer): Promise<unknown> {
+      await bench.rpc.call("OTA.Begin", { size: zip.length });
+      for (let offset = 0; offset < zip.length; offset += 2048) {
+        await bench.rpc.call("OTA.Write", { offset, data: zip.subarray(offset, offset + 2048).toString("base64") });
+      }
+      return bench.rpc.call("OTA.End");
+    }
+    /** Where the central directory starts: every entry's data lies before it. */
+    const centralDirectory = (zip: Buffer) => zip.readUInt32LE(zip.length - 22 + 16);
+
+    beforeEach(async () => assert.deepEqual(await bench.rpc.call("OTA.CreateSnapshot"), { slot: 1 }));
+
+    it("still checks the app's bytes: one flipped bit is refused, the boot state unchanged", async () => {
+      const zip = Buffer.from((await testFirmware()).v1.zip);
+      zip[Math.floor(centralDirectory(zip) / 2)] ^= 0x01;
+      await assert.rejects(
+        push(zip),
+        (e: unknown) => e instanceof RemoteError && e.code === -10 && /xs-ota.bin differs from its manifest's digest at byte \d+/.test(e.remoteMessage),
+      );
+      assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
+      assert.match(bench.console(), /already holds this image: checking the package against it/);
+    });
+
+    it("still reads the archive to its end: a package cut after the app data is not applied", async () => {
+      const zip = (await testFirmware()).v1.zip;
+      // OTA.End before the archive's end is mos's abort.
+      await assert.rejects(push(zip.subarray(0, centralDirectory(zip))), (e: unknown) => e instanceof RemoteError && e.code === -3);
+      assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
+    });
+
+    it("takes the intact package without rewriting the slot", async () => {
+      assert.equal(await push((await testFirmware()).v1.zip), null);
+      assert.doesNotMatch(bench.console(), /update failed/);
+    });
+  });
+
   it("refuses an image larger than the slot before erasing anything", async () => {
     // A snapshot in slot 1 shows whether the refused update touched the slot.
     assert.deepEqual(await bench.rpc.call("OTA.CreateSnapshot"), { slot: 1 });

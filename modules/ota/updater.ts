@@ -47,6 +47,11 @@ class Session {
   handle: number | undefined;
   appEntry: ZipEntry | undefined;
   appWritten = false;
+  /**
+   * The target slot already holds the manifest's image: the app's bytes are
+   * compared with it instead of written, up to this offset so far.
+   */
+  compared: number | undefined;
   cancelWatchdog: () => void = () => {};
   /** Told when the update fails on its own (watchdog) or is aborted, so its source stops too. */
   onFail: (error: UpdateError) => void = () => {};
@@ -215,9 +220,12 @@ export class Updater {
     if (entry.size > slotSize) throw new UpdateError(UpdateCode.IMAGE_TOO_BIG, `${entry.size} bytes, slot ${session.target} holds ${slotSize}`);
     session.appEntry = entry;
     if (this.#alreadyThere(session, entry)) {
-      log.info("ota", `slot ${session.target} already holds this image: not rewriting it`);
-      session.appWritten = true;
-      return "skip";
+      // The package's own bytes are still read and checked (CRC, size, the
+      // archive's end) and compared with the slot: only the erase and the
+      // write are saved.
+      log.info("ota", `slot ${session.target} already holds this image: checking the package against it, not rewriting it`);
+      session.compared = 0;
+      return "process";
     }
     try {
       session.handle = this.#slots.begin(session.target, entry.size);
@@ -237,6 +245,10 @@ export class Updater {
   }
 
   #write(session: Session, bytes: Uint8Array): void {
+    if (session.compared !== undefined) {
+      this.#compare(session, bytes);
+      return;
+    }
     try {
       this.#slots.write(session.handle!, bytes);
     } catch (e) {
@@ -244,7 +256,24 @@ export class Updater {
     }
   }
 
+  /** The slot already holds the manifest's digest: bytes that differ from it cannot have that digest. */
+  #compare(session: Session, bytes: Uint8Array): void {
+    const offset = session.compared!;
+    const held = new Uint8Array(this.#slots.read(session.target, offset, bytes.length));
+    for (let i = 0; i < bytes.length; i++) {
+      if (held[i] !== bytes[i]) {
+        throw new UpdateError(UpdateCode.DIGEST_MISMATCH, `${session.plan!.app.src} differs from its manifest's digest at byte ${offset + i}`);
+      }
+    }
+    session.compared = offset + bytes.length;
+  }
+
   #onEntryEnd(session: Session, entry: ZipEntry): void {
+    if (session.compared !== undefined) {
+      // The zip reader has checked the entry's CRC and length by now.
+      session.appWritten = true;
+      return;
+    }
     if (session.handle === undefined) return;
     const handle = session.handle;
     session.handle = undefined;
