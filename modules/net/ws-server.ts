@@ -21,6 +21,8 @@ import { log } from "sys/log";
 const MAX_MESSAGE = 16384;
 /** A silent peer is pinged this often and dropped when the next ping finds it still silent. */
 const PING_MS = 60_000;
+/** How long the board waits for the peer's close frame after sending its own. */
+const CLOSE_WAIT_MS = 2_000;
 
 export const serveWebSocket: ServeWebSocket = (accept) => {
   handleUpgrades((upgrade) => {
@@ -77,9 +79,12 @@ class WsServerConnection implements WsConnection {
   #handlers: WsConnectionHandlers | undefined;
   /** Our close frame is queued: nothing more is sent or delivered. */
   #closing = false;
+  /** The peer's close frame has come: once ours has left, the TCP connection ends. */
+  #peerClosed = false;
   #closed = false;
   #heardSincePing = true;
-  readonly #pinger: ReturnType<typeof Timer.repeat>;
+  /** The ping timer; once our close frame has left, the wait for the peer's. */
+  #pinger: ReturnType<typeof Timer.repeat>;
 
   constructor(upgrade: Upgrade, accept: (connection: WsConnection) => WsConnectionHandlers) {
     const { request } = upgrade;
@@ -90,7 +95,7 @@ class WsServerConnection implements WsConnection {
     const { socket, rest } = upgrade.take();
     this.#socket = socket;
     this.#output = new SocketOutput(socket, () => {
-      if (this.#closing) this.#gone();
+      if (this.#closing) this.#closeSent();
     });
     socket.callback = guard("ws", (message, value) => this.#onSocket(message, value ?? 0), () => this.#gone());
     this.#pinger = Timer.repeat(guard("ws", () => this.#ping()), PING_MS);
@@ -126,7 +131,8 @@ class WsServerConnection implements WsConnection {
     if (message === SocketMessage.READABLE) {
       if (value > 0) this.#reader.push(new Uint8Array(this.#socket.read(ArrayBuffer)));
       this.#heardSincePing = true;
-      this.#process();
+      if (this.#closing) this.#awaitPeerClose();
+      else this.#process();
     } else if (message === SocketMessage.WRITABLE) {
       this.#output.flush();
     } else if (message === SocketMessage.DISCONNECTED || message === SocketMessage.ERROR) {
@@ -156,6 +162,7 @@ class WsServerConnection implements WsConnection {
         case "pong":
           break;
         case "close":
+          this.#peerClosed = true;
           this.#shutdown(echoable(event.code) ? event.code : WsClose.NORMAL);
           return;
         case "error":
@@ -181,6 +188,32 @@ class WsServerConnection implements WsConnection {
     if (this.#closing || this.#closed) return;
     this.#closing = true;
     this.#output.send(encodeFrame(WsOpcode.CLOSE, closeBody(code)));
+  }
+
+  /**
+   * Our close frame has left. Closing the socket before the peer's close
+   * frame came would reset the connection while its data is unread, and a
+   * reset makes the peer's TCP drop our close frame (RFC 6455 §7.1.1: the
+   * server ends TCP after the closing handshake): wait for it, a little.
+   */
+  #closeSent(): void {
+    if (this.#peerClosed) {
+      this.#gone();
+      return;
+    }
+    Timer.clear(this.#pinger);
+    this.#pinger = Timer.set(guard("ws", () => this.#gone()), CLOSE_WAIT_MS);
+  }
+
+  /** While closing: messages are dropped unread; the peer's close (or garbage) ends the wait. */
+  #awaitPeerClose(): void {
+    for (let event = this.#reader.next(); event; event = this.#reader.next()) {
+      if (event.kind === "close" || event.kind === "error") {
+        this.#peerClosed = true;
+        if (this.#output.idle) this.#gone();
+        return;
+      }
+    }
   }
 
   #gone(): void {

@@ -28,14 +28,28 @@ export interface OtaServiceDeps {
 const DEFAULT_UPDATE_TIMEOUT_S = 600;
 /** Long enough for the reply to leave on every channel before the reset. */
 const REBOOT_DELAY_MS = 100;
+/**
+ * mgos keeps commit_timeout in a C int; past it, the native timer's int64
+ * microseconds would overflow and fire at once, reverting the trial image.
+ */
+export const MAX_COMMIT_TIMEOUT_S = 0x7fffffff;
+
+/** commit_timeout from `args`: absent, or seconds within 0..MAX_COMMIT_TIMEOUT_S (-1 too where it means "keep"). */
+function commitTimeoutArg(args: Args, keepAllowed = false): number | undefined {
+  const value = optionalInteger(args, "commit_timeout");
+  if (value === undefined || (keepAllowed && value === -1)) return value;
+  if (value < 0 || value > MAX_COMMIT_TIMEOUT_S) throw new RpcError(400, `commit_timeout must be 0..${MAX_COMMIT_TIMEOUT_S} seconds`);
+  return value;
+}
 
 export function installOtaService(rpc: Dispatcher, deps: OtaServiceDeps): void {
   const { boot, updater } = deps;
 
   const startUpdate = (args: Args, size: number | undefined) => {
-    const commitTimeout = optionalInteger(args, "commit_timeout") ?? 0;
+    const commitTimeout = commitTimeoutArg(args) ?? 0;
     const timeout = optionalInteger(args, "timeout") ?? DEFAULT_UPDATE_TIMEOUT_S;
-    if (commitTimeout < 0 || timeout <= 0) throw new RpcError(400, "commit_timeout must be >= 0 and timeout > 0");
+    // The watchdog's milliseconds go to a timer too: a day is more than any transfer needs.
+    if (timeout <= 0 || timeout > 86_400) throw new RpcError(400, "timeout must be 1..86400 seconds");
     const refusal = updater.refusal();
     if (refusal) throw new RpcError(-1, refusal);
     return { commitTimeout, inactivityTimeoutMs: timeout * 1000, size };
@@ -157,7 +171,7 @@ export function installOtaService(rpc: Dispatcher, deps: OtaServiceDeps): void {
     const active = optionalInteger(args, "active_slot");
     const committed = optionalBoolean(args, "is_committed");
     const revert = optionalInteger(args, "revert_slot");
-    const timeout = optionalInteger(args, "commit_timeout");
+    const timeout = commitTimeoutArg(args);
     if (active !== undefined) update.active_slot = active;
     if (committed !== undefined) update.is_committed = committed;
     if (revert !== undefined) update.revert_slot = revert;
@@ -170,7 +184,7 @@ export function installOtaService(rpc: Dispatcher, deps: OtaServiceDeps): void {
   rpc.add("OTA.CreateSnapshot", "{set_as_revert: %B, commit_timeout: %d}", (raw) => {
     const args = argsObject(raw);
     const setAsRevert = optionalBoolean(args, "set_as_revert") ?? false;
-    const commitTimeout = optionalInteger(args, "commit_timeout") ?? -1;
+    const commitTimeout = commitTimeoutArg(args, true) ?? -1;
     if (!boot.isCommitted()) throw new RpcError(-1, "Cannot create snapshots in uncommitted state");
     if (updater.inProgress) throw new RpcError(-1, "Update already in progress");
     const slot = copyRunningSlot(deps.slots);

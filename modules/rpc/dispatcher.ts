@@ -3,8 +3,7 @@
 // answer at once or later (it returns a promise); either way the reply goes
 // back through the `send` function of the channel the request came in on.
 
-import { encodeResponse, parseFrame, type Frame, type RpcErrorBody } from "rpc/frame";
-import { jsonLimitError } from "sys/json-limits";
+import { encodeResponse, parseIncomingFrame, type Frame, type RpcErrorBody } from "rpc/frame";
 
 /** An error reply with an mgrpc code; anything else thrown becomes a 500. */
 export class RpcError extends Error {
@@ -95,9 +94,7 @@ export class Dispatcher {
 
   /** Handle the text of one received frame. */
   handleText(text: string, channel: ChannelInfo, send: SendReply): Disposition {
-    const overLimit = jsonLimitError(text);
-    if (overLimit) return this.#drop(`JSON ${overLimit}`, channel);
-    const parsed = parseFrame(text);
+    const parsed = parseIncomingFrame(text);
     if (!parsed.ok) return this.#drop(parsed.reason, channel);
     return this.handleFrame(parsed.frame, channel, send);
   }

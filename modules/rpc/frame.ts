@@ -3,6 +3,7 @@
 // comes back with the same digits and a string id stays a string.
 
 import { rawMembers } from "rpc/json-members";
+import { jsonLimitError } from "sys/json-limits";
 
 export interface RpcErrorBody {
   code: number;
@@ -32,6 +33,12 @@ export type ParsedFrame = { ok: true; frame: Frame } | { ok: false; reason: stri
 export const MAX_NAME_LENGTH = 128;
 /** Longest tag, as raw JSON text: it comes back in the reply. */
 export const MAX_TAG_LENGTH = 256;
+
+/** A frame from outside: within the JSON limits (sys/json-limits) before it is parsed. */
+export function parseIncomingFrame(text: string): ParsedFrame {
+  const overLimit = jsonLimitError(text);
+  return overLimit ? { ok: false, reason: `JSON ${overLimit}` } : parseFrame(text);
+}
 
 /** Parse one frame. Anything that is not a well-formed frame is refused with a reason. */
 export function parseFrame(text: string): ParsedFrame {

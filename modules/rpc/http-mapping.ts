@@ -63,7 +63,7 @@ export function routeHttpRequest(req: HttpRequestIn, newId: () => string): HttpR
   if (method.length > MAX_NAME_LENGTH) return refused(req, 400, `method name longer than ${MAX_NAME_LENGTH} characters`);
   const argsText = req.method.toUpperCase() === "GET" && req.body === "" && req.query !== "" ? queryToArgs(req.query) : req.body;
   let args: unknown;
-  if (argsText !== undefined && argsText.trim() !== "") {
+  if (argsText === undefined || argsText.trim() !== "") {
     const parsed = parseArgs(argsText);
     if (!parsed.ok) return refused(req, 400, parsed.reason);
     args = parsed.args;

@@ -2,7 +2,7 @@
 // a message becomes a frame, and where the reply goes. mos sets
 // src = "<device id>/rpc-resp/<client id>", so reply topics contain slashes.
 
-import { parseFrame, type Frame } from "rpc/frame";
+import { parseIncomingFrame, type Frame } from "rpc/frame";
 
 /** Topic filters to subscribe to (both at QoS 1). */
 export function mqttSubscriptions(deviceId: string): string[] {
@@ -21,7 +21,7 @@ export function mqttIncoming(topic: string, payload: string, deviceId: string): 
   let methodFromTopic: string | undefined;
   if (topic.startsWith(base + "/")) methodFromTopic = topic.slice(base.length + 1);
   else if (topic !== base) return { ok: false, reason: `not an RPC topic: ${topic}` };
-  const parsed = parseFrame(payload);
+  const parsed = parseIncomingFrame(payload);
   if (!parsed.ok) return parsed;
   const frame = parsed.frame;
   if (frame.id === undefined && frame.src === "" && frame.method === "" && methodFromTopic === undefined) {

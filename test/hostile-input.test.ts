@@ -1,0 +1,250 @@
+// What an attacker sends, through the real channels of a board whose update
+// is on trial (uncommitted, commit_timeout running): each input gets the
+// protocol's error, and the board keeps running: no reset (which would revert
+// the trial image), uptime counting, the boot state unchanged and the heap
+// back where it was. Each case here crashed the board before (issue 12).
+
+import assert from "node:assert/strict";
+import net from "node:net";
+import mqtt from "mqtt";
+import { SerialPort } from "serialport";
+import WebSocket from "ws";
+import { RemoteError, RpcClient } from "../host/client/rpc-client.ts";
+import { SerialTransport } from "../host/client/serial-transport.ts";
+import { ha1 } from "../modules/rpc/digest-auth.ts";
+import { startMosquitto, type Mosquitto } from "./mosquitto.ts";
+import { file, servePackages, startBench, testFirmware, type Bench, type PackageServer } from "./ota-rig.ts";
+import { rawZip } from "./zip-fixtures.ts";
+
+const TRIAL = { active_slot: 1, is_committed: false, revert_slot: 0, commit_timeout: 3600 };
+
+interface Info {
+  uptime: number;
+  ram_free: number;
+  ram_min_free: number;
+}
+
+/**
+ * The response a raw TCP client gets: complete by its Content-Length, or what
+ * came before the board closed (or `waitMs` passed). The board lingers after
+ * an error response, on its virtual clock: the client hangs up first.
+ */
+function rawHttp(url: string, data: string | Buffer, waitMs = 5000): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    let out = "";
+    const socket = net.connect(Number(port), hostname);
+    const timer = setTimeout(() => socket.destroy(), waitMs);
+    socket.on("data", (c: Buffer) => {
+      out += c.toString("latin1");
+      const head = out.indexOf("\r\n\r\n");
+      const length = /\r\ncontent-length: *(\d+)/i.exec(out);
+      if (head >= 0 && length && out.length >= head + 4 + Number(length[1])) socket.destroy();
+    });
+    socket.on("error", (e) => (out += ` [${e.message}]`));
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    socket.write(data);
+  });
+}
+
+/** One call over the board's UART, as mos makes it. */
+async function onUartOf<T>(bench: Bench, use: (client: RpcClient) => Promise<T>): Promise<T> {
+  const client = new RpcClient(await SerialTransport.open({ path: bench.board.uartPath }), { timeoutMs: 10_000 });
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+  }
+}
+
+const post = (path: string, body: string) => `POST ${path} HTTP/1.1\r\nHost: board\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+const statusOf = (response: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
+
+describe("hostile input through the real channels (board on a trial image)", function () {
+  this.timeout(180_000);
+  let bench: Bench;
+  let server: PackageServer;
+  let mosquitto: Mosquitto;
+  let last: Info;
+  const onUart = <T>(use: (client: RpcClient) => Promise<T>) => onUartOf(bench, use);
+
+  /** Board unharmed: same boot, uptime counting, boot state unchanged, heap back (a little slack for XS's own growth). */
+  async function assertUnharmed(what: string): Promise<void> {
+    const boots = bench.board.bootCount;
+    await bench.board.advanceClock(1000);
+    const info = (await bench.rpc.call("Sys.GetInfo")) as Info;
+    assert.equal(bench.board.bootCount, boots, `${what}: the board reset`);
+    assert.ok(info.uptime > last.uptime, `${what}: uptime ${info.uptime} after ${last.uptime}`);
+    assert.deepEqual(await bench.rpc.call("OTA.GetBootState"), TRIAL, what);
+    assert.ok(info.ram_free >= last.ram_free - 8192, `${what}: ${last.ram_free - info.ram_free} bytes of heap not given back`);
+    if (process.env.HEAPLOG) console.log("HEAPLOG", what, info.ram_free, info.ram_min_free);
+    last = info;
+  }
+
+  before(async () => {
+    mosquitto = await startMosquitto();
+    server = await servePackages({ "/v2.zip": file((await testFirmware()).v2.zip) });
+    bench = await startBench("virtual", { mqttUrl: mosquitto.url });
+    await bench.rpc.call("OTA.Update", { url: `${server.url}/v2.zip`, commit_timeout: TRIAL.commit_timeout });
+    const booted = bench.nextBoot();
+    await bench.board.advanceClock(200);
+    await booted;
+    await bench.mqttReady();
+    assert.deepEqual(await bench.rpc.call("OTA.GetBootState"), TRIAL);
+    last = (await bench.rpc.call("Sys.GetInfo")) as Info;
+  });
+  after(async () => {
+    await bench?.close();
+    await server?.close();
+    await mosquitto?.close();
+  });
+
+  describe("HTTP", () => {
+    const cases: Array<[string, () => string, number]> = [
+      ["a 17,000-byte string in a POST body", () => post("/rpc", JSON.stringify({ method: "RPC.Ping", params: { x: "A".repeat(17_000) } })), 413],
+      ["a 40 KB chunked body", () => `POST /rpc HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n9c40\r\n${"A".repeat(40_000)}\r\n0\r\n\r\n`, 501],
+      ["JSON nested 5,000 deep", () => post("/rpc", `{"method":"RPC.Ping","params":${"[".repeat(5000)}${"]".repeat(5000)}}`), 400],
+      ["8,000 values", () => post("/rpc", `{"method":"RPC.Ping","params":[${"0,".repeat(7999)}0]}`), 400],
+      ["a 12 KB tag", () => post("/rpc", JSON.stringify({ method: "RPC.Ping", tag: "T".repeat(12_000) })), 400],
+      ["a 15 KB method name", () => post("/rpc", JSON.stringify({ method: "M".repeat(15_000) })), 400],
+      // REST errors are HTTP 500 with the RPC error as the body, as mgrpc maps them.
+      ["a 7 KB method name in the path", () => post(`/rpc/${"M".repeat(7000)}`, ""), 500],
+      ["1,500 query parameters", () => `GET /rpc/RPC.Ping?${Array.from({ length: 1500 }, (_, i) => `a${i}=1`).join("&")} HTTP/1.1\r\nHost: b\r\n\r\n`, 431],
+      ["100 query parameters", () => `GET /rpc/RPC.Ping?${Array.from({ length: 100 }, (_, i) => `a${i}=1`).join("&")} HTTP/1.1\r\nHost: b\r\n\r\n`, 500],
+    ];
+    for (const [name, request, status] of cases) {
+      it(`${name}: HTTP ${status}`, async () => {
+        const response = await rawHttp(bench.board.httpUrl, request());
+        assert.equal(statusOf(response), status, response.slice(0, 200));
+        await assertUnharmed(name);
+      });
+    }
+  });
+
+  describe("UART", () => {
+    let port: SerialPort;
+    let received = "";
+    before(async () => {
+      port = new SerialPort({ path: bench.board.uartPath, baudRate: 115200 });
+      await new Promise((r) => port.once("open", r));
+      port.on("data", (c: Buffer) => (received += c.toString("latin1")));
+    });
+    after(() => new Promise<void>((r) => port.close(() => r())));
+
+    async function send(data: string): Promise<void> {
+      received = "";
+      port.write(Buffer.from(data, "latin1"));
+      await new Promise((r) => port.drain(r));
+    }
+
+    let pings = 100;
+    /** Then a ping over the same UART still gets its answer. */
+    async function pingAnswers(): Promise<void> {
+      const id = ++pings;
+      await send(`\n{"id":${id},"method":"RPC.Ping"}\n`);
+      for (let i = 0; i < 250 && !received.includes(`"id":${id},`); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.match(received, new RegExp(`\\{"id":${id},"src":"esp32_\\w+","result":\\{"channel_info":"UART0"\\}\\}`));
+    }
+
+    const cases: Array<[string, () => string]> = [
+      ['"""\\x04""" 500 times in one write', () => '"""\x04"""'.repeat(500)],
+      ['""" 1,000 times', () => '"""'.repeat(1000)],
+      ["\\x04\\n 1,000 times", () => "\x04\n".repeat(1000)],
+      ["2,000 ping frames in one write", () => '{"id":1,"method":"RPC.Ping"}\n'.repeat(2000)],
+      ["[ nested 1,900 deep inside a frame under 4,096 bytes", () => `{"id":1,"method":"RPC.Ping","params":${"[".repeat(1900)}${"]".repeat(1900)}}\n`],
+      ["{ nested 1,900 deep inside a frame under 4,096 bytes", () => `{"id":1,"method":"RPC.Ping","params":${'{"":'.repeat(800)}0${"}".repeat(800)}}\n`],
+      ["a 1 MB line with no newline", () => "A".repeat(1 << 20)],
+    ];
+    for (const [name, data] of cases) {
+      it(`${name}: the board answers on`, async () => {
+        await send(data());
+        await pingAnswers();
+        await assertUnharmed(name);
+      });
+    }
+
+    it("a frame nested too deep gets a log line, not an answer", async () => {
+      const mark = bench.console().length;
+      await send(`{"id":7,"method":"RPC.Ping","params":${"[".repeat(40)}${"]".repeat(40)}}\n`);
+      const sent = received;
+      await pingAnswers();
+      assert.match(bench.console().slice(mark), /rpc: UART: frame dropped: JSON nested deeper than 16/);
+      assert.doesNotMatch(sent + received, /"id":7/);
+    });
+  });
+
+  // Mocha runs a suite's own tests before its child suites: these are suites to keep their order.
+  describe("WebSocket and MQTT", () => {
+    it("WebSocket: a message nested 5,000 deep closes that connection cleanly (1000, as mgrpc does after a bad frame)", async () => {
+      const ws = new WebSocket(bench.board.httpUrl.replace(/^http/, "ws"));
+      await new Promise((r, j) => ws.once("open", r).once("error", j));
+      const replies: string[] = [];
+      ws.on("message", (m) => replies.push(String(m)));
+      const closed = new Promise<number>((r) => ws.once("close", r));
+      ws.send(`{"id":1,"method":"RPC.Ping","params":${"[".repeat(5000)}${"]".repeat(5000)}}`);
+      ws.send('{"id":2,"method":"RPC.Ping"}');
+      assert.equal(await closed, 1000);
+      assert.deepEqual(replies, []);
+      await assertUnharmed("WebSocket");
+    });
+
+    it("MQTT: a frame nested 5,000 deep through the broker is dropped with a log line", async () => {
+      const mark = bench.console().length;
+      const client = await mqtt.connectAsync(mosquitto.url);
+      const id = ((await bench.rpc.call("Sys.GetInfo")) as { id: string }).id;
+      await client.publishAsync(`${id}/rpc`, `{"id":1,"src":"x","method":"RPC.Ping","params":${"[".repeat(5000)}${"]".repeat(5000)}}`);
+      await client.endAsync();
+      for (let i = 0; i < 100 && !/MQTT: frame dropped/.test(bench.console().slice(mark)); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(bench.console().slice(mark), /rpc: MQTT: frame dropped: JSON nested deeper than 16/);
+      await assertUnharmed("MQTT");
+    });
+  });
+
+  describe("with credentials set", () => {
+    it("with credentials set, an unauthenticated 15 KB POST to /rpc/OTA.Commit gets 401 from its head, the trial stays", async () => {
+      await onUart((c) => c.call("Config.Set", { config: { rpc: { auth: { users: { admin: ha1("MD5", "admin", "RPC", "pw") } } } }, save: true }));
+      const mark = bench.console().length;
+      const response = await rawHttp(bench.board.httpUrl, post("/rpc/OTA.Commit", JSON.stringify({ x: "A".repeat(15_000) })));
+      assert.equal(statusOf(response), 401);
+      assert.match(response, /WWW-Authenticate: Digest /i);
+      assert.match(bench.console().slice(mark), /auth: HTTP 127\.0\.0\.1: 15008 bytes of body without credentials refused/);
+      // OTA.* is closed to anonymous HTTP callers now; the UART is open (physical access).
+      assert.deepEqual(await onUart((c) => c.call("OTA.GetBootState")), TRIAL);
+      assert.equal(bench.board.bootCount, 2);
+    });
+  });
+});
+
+// On a fresh board: after the cases above, the virtual board's XS heap has
+// grown to their peak (its areas are not given back), and a download on top
+// of that ran out of memory (left open: see the note of issue 12).
+describe("hostile packages (fresh board)", function () {
+  this.timeout(60_000);
+  let bench: Bench;
+  before(async () => (bench = await startBench()));
+  after(() => bench?.close());
+
+  it("a package whose manifest.json is nested 3,000 deep fails the update, not the board; commit_timeout past int32 is refused", async () => {
+    const manifest = `{"a":${"[".repeat(3000)}${"]".repeat(3000)}}`;
+    const deep = await servePackages({ "/deep.zip": file(rawZip([{ name: "fw/manifest.json", data: Buffer.from(manifest) }])) });
+    const committed = { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 };
+    try {
+      await assert.rejects(
+        bench.rpc.call("OTA.Update", { url: `${deep.url}/deep.zip` }),
+        (e: unknown) => e instanceof RemoteError && e.code === -31 && /nested deeper than 16/.test(e.remoteMessage),
+      );
+      assert.deepEqual(await bench.rpc.call("OTA.GetBootState"), committed);
+      await assert.rejects(
+        bench.rpc.call("OTA.Update", { url: `${deep.url}/deep.zip`, commit_timeout: 9.3e12 }),
+        (e: unknown) => e instanceof RemoteError && e.code === 400 && /commit_timeout must be 0\.\.2147483647 seconds/.test(e.remoteMessage),
+      );
+      assert.deepEqual(await bench.rpc.call("OTA.GetBootState"), committed);
+      assert.equal(bench.board.bootCount, 1);
+    } finally {
+      await deep.close();
+    }
+  });
+});
