@@ -304,7 +304,7 @@ describe("config saved through a power cut", function () {
 
   for (const torn of [false, true]) {
     it(`is the old one or the new one, whatever flash operation is cut${torn ? " (torn writes)" : ""}`, async () => {
-      const bench = await startBench("virtual", torn ? { env: { VB_FLASH_TORN: "1" } } : {});
+      const bench = await startBench("virtual");
       const outcomes: string[] = [];
       try {
         for (let n = 1; n <= 10; n++) {
@@ -312,7 +312,7 @@ describe("config saved through a power cut", function () {
           let cut = false;
           const onEnd = (end: { code: number | null }) => (cut ||= end.code === 4);
           bench.board.on("boot-end", onEnd);
-          await bench.board.reset({ powerCutAt: n });
+          await bench.board.reset({ powerCutAt: n, powerCutTorn: torn });
           await bench.board.waitReady().catch(() => undefined);
           await bench.board.waitReady();
           const reply = await onUart(bench, (c) => c.call("Config.Set", config("new"), { timeoutMs: 3_000 })).catch((e: Error) => e.message);

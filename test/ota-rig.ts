@@ -49,8 +49,6 @@ export interface Bench {
 export interface BenchOptions {
   /** Broker for the board's MQTT connection; startBench then waits until the device is subscribed there. */
   mqttUrl?: string;
-  /** Extra environment for the board process (VB_FLASH_TORN=1: a power cut tears the operation it cuts). */
-  env?: NodeJS.ProcessEnv;
   /** The board build (default: what this machine runs, see boardBits()). */
   bits?: BoardBits;
 }
@@ -60,7 +58,7 @@ export async function startBench(clock: ClockMode = "virtual", options: BenchOpt
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-bench-"));
   const flashPath = path.join(dir, "flash.bin");
   writeFactoryFlash(flashPath, fw.v1.app);
-  const board = new VirtualBoard({ binary: buildBoardProgram(options.bits), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock, mqttUrl: options.mqttUrl, env: options.env });
+  const board = new VirtualBoard({ binary: buildBoardProgram(options.bits), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock, mqttUrl: options.mqttUrl });
   let log = "";
   board.on("console", (t) => (log += t));
   // Where the running boot's console starts: the next boot's output comes after a boot-end.

@@ -2,7 +2,8 @@
  * vboard: one boot of the virtual board (host/vboard/README.md).
  *
  *   vboard --flash FILE [--clock real|virtual] [--reset-reason poweron|sw|panic|rtcwdt]
- *          [--power-cut-at N] [--mac AA:BB:CC:DD:EE:FF] [--mem-limit BYTES] [--config JSON]
+ *          [--power-cut-at N [--power-cut-mode clean|torn]] [--mac AA:BB:CC:DD:EE:FF]
+ *          [--mem-limit BYTES] [--config JSON]
  *   vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES] [--config JSON]
  *   vboard --version
  *
@@ -24,7 +25,8 @@ static void vb_usage(const char *problem)
 {
 	fprintf(stderr, "vboard: %s\n"
 		"usage: vboard --flash FILE [--clock real|virtual] [--reset-reason poweron|sw|panic|rtcwdt]\n"
-		"              [--power-cut-at N] [--mac AA:BB:CC:DD:EE:FF] [--mem-limit BYTES] [--config JSON]\n"
+		"              [--power-cut-at N [--power-cut-mode clean|torn]] [--mac AA:BB:CC:DD:EE:FF]\n"
+		"              [--mem-limit BYTES] [--config JSON]\n"
 		"       vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES] [--config JSON]\n"
 		"       vboard --version\n"
 		"--config: mc/config, a JSON object of flat settings, e.g. '{\"httpPort\":8080,\"mqttServer\":\"127.0.0.1:1883\"}'\n", problem);
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
 	vb_config_t cfg = {
 		.flash_path = NULL,
 		.power_cut_at = 0,
+		.power_cut_torn = 0,
 		.virtual_clock = 0,
 		.reset_reason = "poweron",
 		.mac = { 0 },   /* none given: the idf layer derives one */
@@ -130,6 +133,11 @@ int main(int argc, char **argv)
 			if (n < 1 || n > 0x7fffffff)
 				vb_usage("--power-cut-at: a flash operation number from 1");
 			cfg.power_cut_at = (int)n;
+		}
+		else if (!strcmp(option, "--power-cut-mode")) {
+			if (strcmp(value, "clean") && strcmp(value, "torn"))
+				vb_usage("--power-cut-mode: clean or torn");
+			cfg.power_cut_torn = !strcmp(value, "torn");
 		}
 		else if (!strcmp(option, "--config")) {
 			const char *problem = vb_mc_config_set(value);

@@ -53,6 +53,8 @@ export interface BootOptions {
   reason?: ResetReason;
   /** Lose power at flash operation N of this boot (N-1 operations are applied). */
   powerCutAt?: number;
+  /** That operation is half applied first (PowerCut.torn). */
+  powerCutTorn?: boolean;
   /** GPIO0 held low: the ROM waits in download mode for a flasher instead of booting. */
   downloadMode?: boolean;
 }
@@ -71,6 +73,21 @@ export interface NetworkAnswer {
   readonly pcbs?: number;
 }
 
+/** A power cut for the running boot (host/vboard/xs/README.md, "Power cuts"). */
+export interface PowerCut {
+  /** The after-th flash operation from now loses power: after-1 more are applied. 0 disarms. */
+  after: number;
+  /** The cut operation is half applied first: a write's first half of bytes, an erase's first half of each 4 KB sector. */
+  torn?: boolean;
+}
+
+/** The board's answer to armPowerCut: operations so far, and the one that loses power (0: none), both counted from the boot. */
+export interface ArmedPowerCut {
+  readonly ops: number;
+  readonly cut_at: number;
+  readonly torn: boolean;
+}
+
 /** How a boot ended: the board's exit code (see host/vboard/README.md). */
 export interface BootEnd {
   readonly code: number | null;
@@ -80,6 +97,8 @@ export interface BootEnd {
   readonly reason?: string;
   /** When the next boot starts, in ms from now (undefined: the board stays off). */
   readonly nextBootMs?: number;
+  /** Flash operations the boot applied, when it ended by itself (a restart, a panic): not after a power cut or a kill. */
+  readonly flashOps?: number;
 }
 
 const EXIT_MEANING: Record<number, string> = {
@@ -131,9 +150,11 @@ export class VirtualBoard extends EventEmitter {
   #txBlocked = false;
   /** Callers of advanceClock waiting for the board to have run the window, in order. */
   #clockWaiters: Array<() => void> = [];
-  /** Callers of network() waiting for the board's answer, by request id. */
-  readonly #networkWaiters = new Map<number, { resolve: (a: NetworkAnswer) => void; reject: (e: Error) => void }>();
-  #nextNetworkId = 1;
+  /** Callers of network(), armPowerCut() and flashOps() waiting for the board's answer, by request id. */
+  readonly #requests = new Map<number, { what: string; resolve: (answer: LinkFrame["message"]) => void; reject: (e: Error) => void }>();
+  #nextRequestId = 1;
+  /** The flash operation count the running boot reported as it exited. */
+  #flashOpsAtExit: number | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #download: DownloadMode;
   #bootStartedAt = 0;
@@ -223,7 +244,7 @@ export class VirtualBoard extends EventEmitter {
     }
     const args = ["--flash", this.options.flashPath, "--clock", this.options.clock, "--reset-reason", options.reason ?? "poweron"];
     args.push("--mem-limit", String(this.options.memLimit ?? DEFAULT_MEM_LIMIT), "--config", this.#config());
-    if (options.powerCutAt !== undefined) args.push("--power-cut-at", String(options.powerCutAt));
+    if (options.powerCutAt !== undefined) args.push("--power-cut-at", String(options.powerCutAt), "--power-cut-mode", options.powerCutTorn ? "torn" : "clean");
     const board = spawn(this.options.binary, args, {
       stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"],
       env: { ...process.env, ...this.options.env },
@@ -232,6 +253,7 @@ export class VirtualBoard extends EventEmitter {
     this.#bootCount++;
     this.#bootStartedAt = Date.now();
     this.#lastDiagnostic = undefined;
+    this.#flashOpsAtExit = undefined;
     const decoder = new LinkDecoder();
     board.stdout!.on("data", (chunk: Buffer) => this.#uartTx(chunk));
     board.stderr!.on("data", (chunk: Buffer) => {
@@ -246,7 +268,8 @@ export class VirtualBoard extends EventEmitter {
     });
     for (const s of [board.stdin!, board.stdio[3] as Writable]) s.on("error", () => {});
     board.on("error", (e) => this.emit("error", new Error(`cannot run the board ${this.options.binary}: ${e.message}`)));
-    board.on("exit", (code, signal) => this.#boardExited(board, code, signal));
+    // "close", not "exit": what the board wrote last (its link report, a panic's headline) has been read by then.
+    board.on("close", (code, signal) => this.#boardExited(board, code, signal));
   }
 
   #uartTx(chunk: Buffer): void {
@@ -286,14 +309,22 @@ export class VirtualBoard extends EventEmitter {
       case "clock":
         this.#clockWaiters.shift()?.();
         break;
-      case "net": {
-        const waiter = this.#networkWaiters.get(Number(message.id));
-        this.#networkWaiters.delete(Number(message.id));
-        if (typeof message.error === "string") waiter?.reject(new Error(`network fault ${String(message.op)}: ${message.error}`));
-        else waiter?.resolve(message as NetworkAnswer);
+      case "power":
+        // Unasked, as the boot exits: how many flash operations it applied.
+        if (message.exit === true) this.#flashOpsAtExit = Number(message.ops);
+        else this.#answered(message);
         break;
-      }
+      case "net":
+        this.#answered(message);
+        break;
     }
+  }
+
+  #answered(message: LinkFrame["message"]): void {
+    const waiter = this.#requests.get(Number(message.id));
+    this.#requests.delete(Number(message.id));
+    if (typeof message.error === "string") waiter?.reject(new Error(`${waiter.what}: ${message.error}`));
+    else waiter?.resolve(message);
   }
 
   #boardExited(board: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -304,7 +335,7 @@ export class VirtualBoard extends EventEmitter {
     const meaning = code !== null ? (EXIT_MEANING[code] ?? `exit code ${code}`) : `killed by ${signal}`;
     const next = this.#stopping || code === null ? undefined : NEXT_BOOT[code];
     const delay = next === undefined ? undefined : this.#nextBootDelay(code!);
-    this.emit("boot-end", { code, signal, meaning, reason: this.#lastDiagnostic, nextBootMs: delay });
+    this.emit("boot-end", { code, signal, meaning, reason: this.#lastDiagnostic, nextBootMs: delay, flashOps: this.#flashOpsAtExit });
     if (next === undefined) return;
     if (delay) this.#retryTimer = setTimeout(() => this.boot({ reason: next }), delay);
     else this.boot({ reason: next });
@@ -321,8 +352,8 @@ export class VirtualBoard extends EventEmitter {
   /** What waited on the boot that ended is woken: a clock window is over when the board is. */
   #wakeClockWaiters(): void {
     for (const wake of this.#clockWaiters.splice(0)) wake();
-    for (const waiter of this.#networkWaiters.values()) waiter.reject(new Error("the board went down"));
-    this.#networkWaiters.clear();
+    for (const waiter of this.#requests.values()) waiter.reject(new Error(`${waiter.what}: the board went down`));
+    this.#requests.clear();
   }
 
   #sendLink(message: LinkFrame["message"], bytes?: Uint8Array): void {
@@ -361,18 +392,40 @@ export class VirtualBoard extends EventEmitter {
    * that goes away would; resolves when the board has applied it. Faults
    * end with the boot (a board that reboots meets a fresh network).
    */
-  network(fault: NetworkFault): Promise<NetworkAnswer> {
-    if (!this.#board) return Promise.reject(new Error("the board is not running"));
-    const id = this.#nextNetworkId++;
-    const answered = new Promise<NetworkAnswer>((resolve, reject) => this.#networkWaiters.set(id, { resolve, reject }));
-    this.#sendLink({ t: "net", ...fault, id });
+  async network(fault: NetworkFault): Promise<NetworkAnswer> {
+    return (await this.#request({ t: "net", ...fault }, `network fault ${fault.op}`)) as NetworkAnswer;
+  }
+
+  /**
+   * Arm a power cut on the running boot, counted from now: a test counts
+   * the flash operations of an action (flashOps before, and after or
+   * BootEnd.flashOps when the action restarts the board), then cuts at
+   * each. The cut ends the boot as --power-cut-at's does (exit code 4, the
+   * next boot a power-on reset); it is forgotten when the boot ends otherwise.
+   */
+  async armPowerCut(cut: PowerCut): Promise<ArmedPowerCut> {
+    const answer = await this.#request({ t: "power", cut_after: cut.after, torn: cut.torn ?? false }, "power cut");
+    return answer as unknown as ArmedPowerCut;
+  }
+
+  /** Flash operations (writes and erase commands) the running boot has applied since it started, bootloader included. */
+  async flashOps(): Promise<number> {
+    return Number((await this.#request({ t: "power" }, "flash operations")).ops);
+  }
+
+  /** A message the board's host answers on the link, matched by id; rejected when the boot ends first. */
+  #request(message: LinkFrame["message"], what: string): Promise<LinkFrame["message"]> {
+    if (!this.#board) return Promise.reject(new Error(`${what}: the board is not running`));
+    const id = this.#nextRequestId++;
+    const answered = new Promise<LinkFrame["message"]>((resolve, reject) => this.#requests.set(id, { what, resolve, reject }));
+    this.#sendLink({ ...message, id });
     return answered;
   }
 
   /** Press reset (or pull power): the running boot ends now, the next one starts. */
   async reset(options: BootOptions = {}): Promise<void> {
     await this.powerOff();
-    this.boot({ reason: options.reason ?? "poweron", powerCutAt: options.powerCutAt });
+    this.boot({ reason: options.reason ?? "poweron", powerCutAt: options.powerCutAt, powerCutTorn: options.powerCutTorn });
   }
 
   /**

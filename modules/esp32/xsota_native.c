@@ -141,6 +141,8 @@ extern size_t vb_heap_rom(void) __attribute__((weak));
  * XS heap in bytes: slots plus chunks. `size` is what the machine may use:
  * on the device what it took from the system at creation, on the virtual
  * board (whose heap grows on demand) its cap. `peak` is the most ever in use.
+ * `used` is what is live: garbage is collected first, or it would count
+ * until the next collection happens to run.
  */
 void xs_ota_heap(xsMachine *the)
 {
@@ -148,6 +150,7 @@ void xs_ota_heap(xsMachine *the)
 	double slot = (double)XS_OTA_HEAP_SLOT_BYTES;
 	double ceiling = vb_heap_ceiling ? (double)vb_heap_ceiling() : 0;
 	double rom = vb_heap_rom ? (double)vb_heap_rom() : 0;
+	xsCollectGarbage();
 	xsmcVars(1);
 	xsmcSetNewObject(xsResult);
 	xsmcSetNumber(xsVar(0), ceiling > 0 ? ceiling : (double)m->maximumHeapCount * slot + (double)m->maximumChunksSize);
@@ -229,19 +232,40 @@ void xs_ota_image_length(xsMachine *the)
 		xsmcSetInteger(xsResult, -1);
 }
 
-/* Start writing an image of `size` bytes (0: unknown) into a slot; returns the handle. */
+/*
+ * Start writing an image of `size` bytes (0: unknown) into a slot; returns the
+ * handle. Any other size is refused before esp_ota_begin erases: a negative
+ * size or one of 2^31 or more would wrap into a size_t that erases nothing
+ * (or means "unknown" / "sequential" by accident) and begin would succeed.
+ */
 void xs_ota_begin(xsMachine *the)
 {
 	const esp_partition_t *p = slot_partition(the, xsmcToInteger(xsArg(0)));
-	size_t size = (size_t)xsmcToInteger(xsArg(1));
+	double requested = xsmcToNumber(xsArg(1));
+	size_t size;
 	esp_ota_handle_t handle;
+	if (!(requested >= 0 && requested <= p->size))
+		xsRangeError("image size %g does not fit slot %d (%u bytes)", requested, partition_slot(p), (unsigned)p->size);
+	size = (size_t)requested;
 	check(the, esp_ota_begin(p, size ? size : OTA_SIZE_UNKNOWN, &handle), "esp_ota_begin");
 	xsmcSetNumber(xsResult, (double)handle);
 }
 
+/*
+ * Handles and seeds arrive as JS numbers. Converting a double that does not
+ * fit (NaN, negative, >= 2^32) straight to an unsigned type is undefined in
+ * C; xsmcToInteger is ECMAScript's ToInt32, defined for every number, and
+ * its cast to uint32_t is ToUint32: exact for every value a handle or a
+ * CRC can take.
+ */
+static uint32_t to_uint32(xsMachine *the, xsSlot *slot)
+{
+	return (uint32_t)xsmcToInteger(*slot);
+}
+
 void xs_ota_write(xsMachine *the)
 {
-	esp_ota_handle_t handle = (esp_ota_handle_t)xsmcToNumber(xsArg(0));
+	esp_ota_handle_t handle = (esp_ota_handle_t)to_uint32(the, &xsArg(0));
 	void *data;
 	xsUnsignedValue length;
 	xsmcGetBufferReadable(xsArg(1), &data, &length);
@@ -250,12 +274,12 @@ void xs_ota_write(xsMachine *the)
 
 void xs_ota_end(xsMachine *the)
 {
-	check(the, esp_ota_end((esp_ota_handle_t)xsmcToNumber(xsArg(0))), "esp_ota_end");
+	check(the, esp_ota_end((esp_ota_handle_t)to_uint32(the, &xsArg(0))), "esp_ota_end");
 }
 
 void xs_ota_abort(xsMachine *the)
 {
-	check(the, esp_ota_abort((esp_ota_handle_t)xsmcToNumber(xsArg(0))), "esp_ota_abort");
+	check(the, esp_ota_abort((esp_ota_handle_t)to_uint32(the, &xsArg(0))), "esp_ota_abort");
 }
 
 void xs_ota_set_boot_slot(xsMachine *the)
@@ -328,7 +352,7 @@ void xs_ota_crc32(xsMachine *the)
 {
 	void *data;
 	xsUnsignedValue length;
-	uint32_t seed = (uint32_t)xsmcToNumber(xsArg(1));
+	uint32_t seed = to_uint32(the, &xsArg(1));
 	xsmcGetBufferReadable(xsArg(0), &data, &length);
 	xsmcSetNumber(xsResult, (double)esp_rom_crc32_le(seed, data, length));
 }
@@ -353,7 +377,13 @@ static void rollback_now(void *arg)
 
 void xs_ota_rollback_timer_arm(xsMachine *the)
 {
-	int64_t us = (int64_t)(xsmcToNumber(xsArg(0)) * 1000.0);
+	double ms = xsmcToNumber(xsArg(0));
+	int64_t us;
+	/* beyond ~292,000 years the microseconds overflow int64 and the timer
+	   would fire at once: refuse rather than revert the trial image now */
+	if (!(ms >= 0 && ms <= 9.2e15))
+		xsRangeError("rollback timer: %g ms out of range", ms);
+	us = (int64_t)(ms * 1000.0);
 	if (!rollback_timer) {
 		esp_timer_create_args_t args = {.callback = rollback_now, .name = "ota_rollback"};
 		check(the, esp_timer_create(&args, &rollback_timer), "esp_timer_create");

@@ -12,8 +12,10 @@
  * exactly as it was).
  *
  * Fault injection: every write and every erase command is one counted
- * operation. With power_cut_at = N, operation N ends the process with
- * _exit(4) before it is applied, so exactly N-1 operations are in the file.
+ * operation. A power cut armed for operation N (counted from vb_idf_init;
+ * vb_flash_arm_power_cut arms it relative to the count so far) ends the
+ * process with _exit(4) before N is applied, so exactly N-1 operations are
+ * in the file; a torn cut applies half of operation N first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +29,7 @@
 
 static int s_fd = -1;
 static uint32_t s_size;
-static long s_power_cut_at;
+static uint64_t s_power_cut_at;   /* absolute operation number; 0: not armed */
 static int s_torn;
 static vb_flash_stats_t s_stats;
 static bool s_stats_at_exit_registered;
@@ -94,10 +96,6 @@ static int adopt_fd(int fd, const char *what)
         atexit(stats_at_exit);
         s_stats_at_exit_registered = true;
     }
-    const char *torn = getenv("VB_FLASH_TORN");
-    if (torn != NULL && strcmp(torn, "1") == 0) {
-        s_torn = 1;
-    }
     return 0;
 }
 
@@ -143,6 +141,7 @@ void vb_flash_reset_counters(void)
 {
     memset(&s_stats, 0, sizeof(s_stats));
     s_power_cut_at = 0;
+    s_torn = 0;
 }
 
 const vb_flash_stats_t *vb_flash_stats(void)
@@ -150,14 +149,11 @@ const vb_flash_stats_t *vb_flash_stats(void)
     return &s_stats;
 }
 
-void vb_flash_set_power_cut_at(long n)
+uint64_t vb_flash_arm_power_cut(long after, int torn)
 {
-    s_power_cut_at = n > 0 ? n : 0;
-}
-
-void vb_flash_set_torn_writes(int on)
-{
-    s_torn = on ? 1 : 0;
+    s_power_cut_at = after > 0 ? s_stats.ops + (uint64_t)after : 0;
+    s_torn = after > 0 && torn;
+    return s_power_cut_at;
 }
 
 uint32_t vb_flash_size(void)
@@ -231,7 +227,7 @@ static void fill_ff(uint32_t addr, uint32_t len)
 /* The gate every operation passes: the power cut happens here, before the operation. */
 static void count_operation(bool is_write, uint32_t addr, const uint8_t *data, uint32_t len)
 {
-    if (s_power_cut_at > 0 && s_stats.ops + 1 == (uint64_t)s_power_cut_at) {
+    if (s_power_cut_at > 0 && s_stats.ops + 1 == s_power_cut_at) {
         if (s_torn) {
             if (is_write) {
                 program(addr, data, len / 2);
@@ -242,8 +238,8 @@ static void count_operation(bool is_write, uint32_t addr, const uint8_t *data, u
             }
         }
         char line[160];
-        int n = snprintf(line, sizeof(line), "vb_flash: power cut at operation %ld (%s of %u bytes at 0x%08x)%s\n",
-                         s_power_cut_at, is_write ? "write" : "erase", (unsigned)len, (unsigned)addr,
+        int n = snprintf(line, sizeof(line), "vb_flash: power cut at operation %llu (%s of %u bytes at 0x%08x)%s\n",
+                         (unsigned long long)s_power_cut_at, is_write ? "write" : "erase", (unsigned)len, (unsigned)addr,
                          s_torn ? ", torn" : "");
         fflush(stdout);
         if (n > 0) {

@@ -204,6 +204,14 @@ static bool parse_rec(const uint8_t *page, int page_index, uint32_t off, rec_t *
     return true;
 }
 
+/* Names are C strings: a record whose namespace or key holds a NUL (this code never writes one)
+   would answer for the shorter name, with its value read at the wrong offset. */
+static bool names_are_strings(const uint8_t *page, uint32_t off)
+{
+    const uint8_t *h = page + off;
+    return memchr(h + REC_HEADER_SIZE, 0, (size_t)h[3] + h[4]) == NULL;
+}
+
 static esp_err_t scan_page(int index, uint8_t *buf)
 {
     page_t *pg = &S.pages[index];
@@ -240,6 +248,10 @@ static esp_err_t scan_page(int index, uint8_t *buf)
             pg->write_off = PAGE_SIZE;
             pg->sealed = true;
             break;
+        }
+        if (!names_are_strings(buf, off)) {
+            off += r.len;   /* whole and crc-correct: skipped, not a seal */
+            continue;
         }
         err = add_rec(&r);
         if (err != ESP_OK) {
@@ -307,6 +319,12 @@ static esp_err_t open_page(int index)
 {
     uint8_t header[PAGE_HEADER_SIZE];
     uint32_t seq = S.max_page_seq + 1;
+    if (S.max_page_seq == UINT32_MAX) {
+        /* seq 0 would make the new page the oldest one, the next to be compacted away. */
+        ESP_LOGE(TAG, "page seq %" PRIu32 " reached in partition \"%s\": erase it to write again", S.max_page_seq,
+                 S.part_label);
+        return ESP_ERR_NVS_NOT_ENOUGH_SPACE;
+    }
     wr32(header, PAGE_MAGIC);
     wr32(header + 4, seq);
     wr32(header + 8, PAGE_VERSION);
@@ -543,6 +561,12 @@ static esp_err_t append(const uint8_t *rec, uint32_t len)
 
 static esp_err_t write_record(uint8_t type, const char *ns, const char *key, const void *value, uint32_t vlen)
 {
+    if (S.max_rec_seq == UINT32_MAX) {
+        /* seq 0 would lose to every record already there: the write would read back as the old value. */
+        ESP_LOGE(TAG, "record seq %" PRIu32 " reached in partition \"%s\": erase it to write again", S.max_rec_seq,
+                 S.part_label);
+        return ESP_ERR_NVS_NOT_ENOUGH_SPACE;
+    }
     uint32_t ns_len = (uint32_t)strlen(ns), key_len = (uint32_t)strlen(key);
     uint32_t body = REC_HEADER_SIZE + ns_len + key_len + vlen;
     uint32_t len = ((body + 3) & ~3u) + REC_CRC_SIZE;

@@ -368,18 +368,39 @@ static esp_err_t rewrite_ota_seq(esp_ota_select_entry_t *two, uint32_t seq, uint
     return esp_partition_write(otadata, otadata->erase_size * sec_id, &two[sec_id], sizeof(two[sec_id]));
 }
 
-/* The smallest seq >= current_seq whose slot ((seq - 1) % count) is slot. */
-static uint32_t seq_for_slot(uint32_t current_seq, uint32_t slot, uint8_t count)
+/*
+ * The smallest seq >= current_seq whose slot ((seq - 1) % count) is slot, as
+ * ESP-IDF finds it: i = 0; while (current_seq > base + i * count) i++; in
+ * uint32_t arithmetic, which wraps past UINT32_MAX. Here the same answer is
+ * computed lap by lap of that wrap-around instead of step by step: with an
+ * active seq near UINT32_MAX (otadata with a good crc, crafted or corrupt)
+ * ESP-IDF's loop takes up to 2^32 steps (seconds here, beyond the task
+ * watchdog on the chip), and for some slot counts (4, 8, 16) it never ends;
+ * false then. Each lap starts below count, so count + 1 laps see them all.
+ * False too when the answer is UINT32_MAX: ESP-IDF writes that seq, which
+ * reads back as an erased entry, so set_boot_partition "succeeds" and the
+ * boot partition stays what it was.
+ */
+static bool seq_for_slot(uint32_t current_seq, uint32_t slot, uint8_t count, uint32_t *out)
 {
     if (count == 0) {
-        return 0;
+        *out = 0;
+        return true;
     }
-    uint32_t i = 0;
-    uint32_t base = (slot + 1) % count;
-    while (current_seq > base + i * count) {
-        i++;
+    uint64_t v = (slot + 1) % count;   /* base + i * count, modulo 2^32 */
+    for (unsigned lap = 0; lap <= count; lap++) {
+        if (v >= current_seq) {
+            *out = (uint32_t)v;
+            return v != UINT32_MAX;
+        }
+        uint64_t first = v + (current_seq - v + count - 1) / count * count;   /* first >= current_seq in this lap */
+        if (first <= UINT32_MAX) {
+            *out = (uint32_t)first;
+            return first != UINT32_MAX;
+        }
+        v = v + ((UINT32_MAX - v) / count + 1) * count - ((uint64_t)1 << 32);   /* first value after the wrap */
     }
-    return base + i * count;
+    return false;
 }
 
 uint8_t esp_ota_get_app_partition_count(void)
@@ -411,7 +432,11 @@ static esp_err_t rewrite_ota_data(esp_partition_subtype_t subtype)
            seq found is then the active one, so both entries end up with it and the previous
            slot's entry is gone. (v6.0 rewrites the active sector instead.) */
         next = (~active) & 1;
-        new_seq = seq_for_slot(two[active].ota_seq, OTA_SLOT(subtype), count);
+        if (!seq_for_slot(two[active].ota_seq, OTA_SLOT(subtype), count, &new_seq)) {
+            ESP_LOGE(TAG, "otadata seq %" PRIu32 ": no valid seq from there selects ota_%d", two[active].ota_seq,
+                     OTA_SLOT(subtype));
+            return ESP_ERR_OTA_SELECT_INFO_INVALID;
+        }
     } else {
         /* Both entries invalid, e.g. never written. */
         next = 0;

@@ -124,7 +124,7 @@ int vb_idf_init(const vb_config_t *cfg)
         }
     }
     vb_flash_reset_counters();
-    vb_flash_set_power_cut_at(cfg->power_cut_at);
+    vb_flash_arm_power_cut(cfg->power_cut_at, cfg->power_cut_torn);
     return 0;
 }
 

@@ -72,6 +72,7 @@ void vb_task_wdt_idle(int idle);
 /* vb_json.c: members of the supervisor's flat JSON objects */
 const char *vb_json_skip_value(const char *p, const char *end);
 const char *vb_json_member(const char *json, const char *end, const char *key);  /* start of the value, or NULL */
+int vb_json_member_raw(const char *json, const char *end, const char *key, const char **value); /* the value's JSON text (to echo it back): its length, 0 if absent */
 int vb_json_member_is(const char *json, const char *end, const char *key, const char *literal);
 int vb_json_member_number(const char *json, const char *end, const char *key, double *number); /* 1 found, 0 absent, -1 not a number */
 const char *vb_json_check_flat_object(const char *text); /* NULL when a flat object of strings, numbers, booleans; else the problem */
@@ -89,6 +90,10 @@ int64_t vb_net_timeout_us(void);             /* real-time wait before the socket
 void vb_net_flush(void);                      /* sends what tasks wrote and the link lets go now, as lwIP's tcp_output does at once */
 void vb_net_dispatch(void *the, void *read_fds, void *write_fds); /* I/O, then the socket messages queued so far */
 int vb_net_link_message(const char *json, size_t size); /* 1 if it was a "net" message (vb_net_faults.c) */
+
+/* vb_power.c: power cuts armed over the link, and the flash operation count */
+void vb_power_init(void);                                 /* reports the count on the link when the boot exits */
+int vb_power_link_message(const char *json, size_t size); /* 1 if it was a "power" message */
 
 /* vb_loop.c */
 void vb_loop_run(void *the) __attribute__((noreturn));

@@ -4,8 +4,9 @@
  *   UART0: fd 0 RX, fd 1 TX.
  *   Supervisor link: fd 3 in, fd 4 out, frames of
  *   u32le jsonLength, u32le binLength, json bytes, bin bytes.
- * Link "clock" messages drive the virtual clock and "net" messages the
- * network faults (vb_net_faults.c); neither reaches JS.
+ * Link "clock" messages drive the virtual clock, "net" messages the
+ * network faults (vb_net_faults.c) and "power" messages the power cuts
+ * (vb_power.c); none reaches JS.
  */
 #include "xsmc.h"
 #include "vb_host.h"
@@ -225,8 +226,8 @@ static void vb_link_deliver(xsMachine *machine, const char *json, size_t json_si
 		}
 		return;
 	}
-	if (vb_net_link_message(json, json_size))
-		return;   /* the host's network faults: not the firmware's business */
+	if (vb_net_link_message(json, json_size) || vb_power_link_message(json, json_size))
+		return;   /* the host's network faults and power cuts: not the firmware's business */
 	if (!gLinkWatching) {
 		fprintf(stderr, "vboard: link message dropped, the firmware does not listen: %.*s\n", (int)(json_size > 200 ? 200 : json_size), json);
 		return;

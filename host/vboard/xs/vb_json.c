@@ -68,6 +68,18 @@ const char *vb_json_member(const char *p, const char *end, const char *key)
 	}
 }
 
+int vb_json_member_raw(const char *json, const char *end, const char *key, const char **value)
+{
+	const char *start = vb_json_member(json, end, key), *stop;
+	if (!start)
+		return 0;
+	stop = vb_json_skip_value(start, end);
+	while (stop > start && (stop[-1] == ' ' || stop[-1] == '\n' || stop[-1] == '\t' || stop[-1] == '\r'))
+		stop--;
+	*value = start;
+	return (int)(stop - start);
+}
+
 int vb_json_member_is(const char *json, const char *end, const char *key, const char *literal)
 {
 	const char *value = vb_json_member(json, end, key);

@@ -384,6 +384,7 @@ void vb_xs_run(const uint8_t *archive, size_t size, size_t mem_limit)
 	gMemLimit = mem_limit;
 	atexit(vb_write_memstats_file);
 	vb_io_init();
+	vb_power_init();
 	vb_task_wdt_start();
 	if (vb_archive_open(archive, size))
 		vb_panic("fatal error", "invalid module archive");

@@ -81,19 +81,6 @@ static void vb_reply_add(vb_reply *r, const char *format, ...)
 	r->size += (size_t)length;
 }
 
-/* The raw JSON value of a member, for echoing "op" and "id" back. */
-static int vb_raw_member(const char *json, const char *end, const char *key, const char **value)
-{
-	const char *start = vb_json_member(json, end, key), *stop;
-	if (!start)
-		return 0;
-	stop = vb_json_skip_value(start, end);
-	while (stop > start && (stop[-1] == ' ' || stop[-1] == '\n' || stop[-1] == '\t' || stop[-1] == '\r'))
-		stop--;
-	*value = start;
-	return (int)(stop - start);
-}
-
 /* ---- the operations ---- */
 
 static int vb_net_shape(int port, double latency_ms, double bytes_per_s)
@@ -270,7 +257,7 @@ int vb_net_link_message(const char *json, size_t size)
 	if (!vb_json_member_is(json, end, "t", "\"net\""))
 		return 0;
 	vb_reply_add(&reply, "{\"t\":\"net\"");
-	length = vb_raw_member(json, end, "op", &raw);
+	length = vb_json_member_raw(json, end, "op", &raw);
 	if (length > 2 && length < (int)sizeof(op) + 2 && raw[0] == '"' && raw[length - 1] == '"') {
 		memcpy(op, raw + 1, (size_t)length - 2);
 		op[length - 2] = 0;
@@ -281,7 +268,7 @@ int vb_net_link_message(const char *json, size_t size)
 		vb_reply_add(&reply, ",\"error\":\"%s\"", problem);
 	else if (matched >= 0)
 		vb_reply_add(&reply, ",\"matched\":%d", matched);
-	length = vb_raw_member(json, end, "id", &raw);
+	length = vb_json_member_raw(json, end, "id", &raw);
 	if (length > 0)
 		vb_reply_add(&reply, ",\"id\":%.*s", length, raw);
 	vb_reply_add(&reply, "}");

@@ -11,6 +11,7 @@
 typedef struct {
 	const char *flash_path;   /* flash image file; NULL when main.c runs a module archive directly (--modules) */
 	int power_cut_at;         /* --power-cut-at N; 0 when not given */
+	int power_cut_torn;       /* --power-cut-mode torn: that operation is half applied */
 	int virtual_clock;        /* 1 for --clock virtual */
 	const char *reset_reason; /* "poweron" | "sw" | "panic" | "rtcwdt" */
 	uint8_t mac[6];

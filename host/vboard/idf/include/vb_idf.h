@@ -49,12 +49,12 @@ typedef struct {
 } vb_flash_stats_t;
 
 const vb_flash_stats_t *vb_flash_stats(void);
-/* Operation n (1-based, counted from vb_idf_init) ends the process with _exit(4) before it is
-   applied, so exactly n-1 operations reach the file. 0 disables. */
-void vb_flash_set_power_cut_at(long n);
-/* With torn writes on, the cut operation is half applied first: a write's first half of bytes,
-   or an erase's first half of each 4 KB sector. Also enabled by env VB_FLASH_TORN=1. */
-void vb_flash_set_torn_writes(int on);
+/* Power cut: the after-th operation from now (1 = the next one) ends the process with _exit(4)
+   before it is applied, so exactly after-1 more operations reach the file. torn: the cut
+   operation is half applied first (a write's first half of bytes, or an erase's first half of
+   each 4 KB sector). One cut is armed at a time; after 0 disarms. Returns the number of the
+   operation that will be cut, counted from vb_idf_init (which arms cfg->power_cut_at), or 0. */
+uint64_t vb_flash_arm_power_cut(long after, int torn);
 uint32_t vb_flash_size(void);
 /* Raw access by flash address, with the same NOR rules and counting as esp_partition_*. */
 esp_err_t vb_flash_read(uint32_t addr, void *buf, size_t len);

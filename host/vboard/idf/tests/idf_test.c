@@ -634,24 +634,52 @@ static void test_nor_rules(void)
 
 typedef struct {
     const char *path;
-    long cut_at;
+    int armed_after;   /* operations done before vb_flash_arm_power_cut; -1: armed by vb_idf_init (--power-cut-at) */
+    long cut_after;
     int torn;
 } cut_args_t;
 
-/* Six counted operations: four writes and two erases. */
+/* Six counted operations: four writes and two erases, with a power cut armed where the test says. */
 static void six_ops(void *arg)
 {
     const cut_args_t *c = arg;
-    if (board_init(c->path, "poweron", c->cut_at) != 0) {
+    vb_config_t cfg = {.flash_path = c->path, .virtual_clock = 1, .reset_reason = "poweron"};
+    if (c->armed_after < 0) {
+        cfg.power_cut_at = (int)c->cut_after;
+        cfg.power_cut_torn = c->torn;
+    }
+    if (vb_idf_init(&cfg) != 0) {
         _exit(90);
     }
-    vb_flash_set_torn_writes(c->torn);
-    vb_flash_write(0x200000, "\x11\x11\x11\x11\x11\x11\x11\x11", 8);   /* op 1 */
-    vb_flash_write(0x201000, "\x22\x22\x22\x22\x22\x22\x22\x22", 8);   /* op 2 */
-    vb_flash_erase_range(0x200000, 0x1000);                              /* op 3 */
-    vb_flash_write(0x202000, "\x33\x33\x33\x33\x33\x33\x33\x33", 8);   /* op 4 */
-    vb_flash_erase_range(0x201000, 0x1000);                              /* op 5 */
-    vb_flash_write(0x203000, "\x44\x44\x44\x44\x44\x44\x44\x44", 8);   /* op 6 */
+    for (int op = 0; op < 6; op++) {
+        if (op == c->armed_after) {
+            vb_flash_arm_power_cut(c->cut_after, c->torn);
+        }
+        switch (op) {
+        case 0: vb_flash_write(0x200000, "\x11\x11\x11\x11\x11\x11\x11\x11", 8); break;
+        case 1: vb_flash_write(0x201000, "\x22\x22\x22\x22\x22\x22\x22\x22", 8); break;
+        case 2: vb_flash_erase_range(0x200000, 0x1000); break;
+        case 3: vb_flash_write(0x202000, "\x33\x33\x33\x33\x33\x33\x33\x33", 8); break;
+        case 4: vb_flash_erase_range(0x201000, 0x1000); break;
+        case 5: vb_flash_write(0x203000, "\x44\x44\x44\x44\x44\x44\x44\x44", 8); break;
+        }
+    }
+}
+
+/* Whether the flash holds exactly the first `done` operations of six_ops. */
+static bool six_ops_applied(const char *path, long done)
+{
+    uint8_t w1[8], w2[8], w4[8], w6[8];
+    file_read(path, 0x200000, w1, 8);
+    file_read(path, 0x201000, w2, 8);
+    file_read(path, 0x202000, w4, 8);
+    file_read(path, 0x203000, w6, 8);
+    /* Each prefix leaves a different picture. */
+    uint8_t e1 = done >= 3 ? 0xFF : done >= 1 ? 0x11 : 0xFF;
+    uint8_t e2 = done >= 5 ? 0xFF : done >= 2 ? 0x22 : 0xFF;
+    uint8_t e4 = done >= 4 ? 0x33 : 0xFF;
+    uint8_t e6 = done >= 6 ? 0x44 : 0xFF;
+    return w1[0] == e1 && w1[7] == e1 && w2[0] == e2 && w4[0] == e4 && w6[0] == e6 && w2[7] == e2 && w6[7] == e6;
 }
 
 static void test_power_cut(void)
@@ -659,28 +687,14 @@ static void test_power_cut(void)
     const char *path = tmp_path("cut.bin");
     for (long n = 1; n <= 7; n++) {
         make_flash(path);
-        cut_args_t c = {path, n, 0};
+        cut_args_t c = {path, -1, n, 0};
         int code = in_child(six_ops, &c);
-        uint8_t w1[8], w2[8], w4[8], w6[8];
-        file_read(path, 0x200000, w1, 8);
-        file_read(path, 0x201000, w2, 8);
-        file_read(path, 0x202000, w4, 8);
-        file_read(path, 0x203000, w6, 8);
-        /* Expected content after exactly n-1 operations. */
-        long done = n - 1;
-        /* Each prefix leaves a different picture. */
-        uint8_t e1 = done >= 3 ? 0xFF : done >= 1 ? 0x11 : 0xFF;
-        uint8_t e2 = done >= 5 ? 0xFF : done >= 2 ? 0x22 : 0xFF;
-        uint8_t e4 = done >= 4 ? 0x33 : 0xFF;
-        uint8_t e6 = done >= 6 ? 0x44 : 0xFF;
-        bool match = w1[0] == e1 && w1[7] == e1 && w2[0] == e2 && w4[0] == e4 && w6[0] == e6 && w2[7] == e2 &&
-                     w6[7] == e6;
-        ok(code == (n <= 6 ? 4 : 0) && match, "power cut at operation %ld: exit %d, exactly %ld operations applied", n,
-           code, done);
+        ok(code == (n <= 6 ? 4 : 0) && six_ops_applied(path, n - 1),
+           "power cut at operation %ld: exit %d, exactly %ld operations applied", n, code, n - 1);
     }
     /* Torn: the cut write is half applied. */
     make_flash(path);
-    cut_args_t c = {path, 2, 1};
+    cut_args_t c = {path, -1, 2, 1};
     int code = in_child(six_ops, &c);
     uint8_t w2[8];
     file_read(path, 0x201000, w2, 8);
@@ -688,12 +702,62 @@ static void test_power_cut(void)
        "torn write: the first half of the cut write reached flash");
     make_flash(path);
     file_fill(path, 0x201008, 0x00, 0x1000 - 8);   /* op 2 writes the first 8 bytes */
-    cut_args_t c5 = {path, 5, 1};
+    cut_args_t c5 = {path, -1, 5, 1};
     code = in_child(six_ops, &c5);
     uint8_t lo, hi;
     file_read(path, 0x201400, &lo, 1);
     file_read(path, 0x201000 + 0x800, &hi, 1);
     ok(code == 4 && lo == 0xFF && hi == 0x00, "torn erase: the first half of the sector was erased");
+}
+
+/* Cuts armed at run time (the link's "power" message): counted from the operations done so far. */
+static void test_power_cut_armed_later(void)
+{
+    const char *path = tmp_path("cut-later.bin");
+    char failures[256] = "";
+    int points = 0, wrong = 0;
+    for (int before = 0; before <= 6; before++) {
+        for (long after = 1; before + after <= 7; after++, points++) {
+            make_flash(path);
+            cut_args_t c = {path, before, after, 0};
+            int code = in_child(six_ops, &c);
+            long cut = before + after;
+            if (code != (cut <= 6 ? 4 : 0) || !six_ops_applied(path, cut - 1)) {
+                wrong++;
+                size_t used = strlen(failures);
+                snprintf(failures + used, sizeof(failures) - used, " %d+%ld:exit %d", before, after, code);
+            }
+        }
+    }
+    ok(wrong == 0, "a cut armed after k operations for the m-th from then leaves exactly k+m-1 applied (%d points)%s",
+       points, failures);
+
+    make_flash(path);
+    board_init(path, "poweron", 0);
+    vb_flash_write(0x200000, "\x11", 1);
+    vb_flash_write(0x200001, "\x11", 1);
+    ok(vb_flash_arm_power_cut(3, 1) == 5, "arming 3 operations ahead after 2 names operation 5");
+    ok(vb_flash_arm_power_cut(0, 1) == 0 && vb_flash_write(0x200002, "\x11", 1) == ESP_OK &&
+           vb_flash_write(0x200003, "\x11", 1) == ESP_OK && vb_flash_write(0x200004, "\x11", 1) == ESP_OK,
+       "cut_after 0 disarms: operation 5 goes through");
+    vb_idf_shutdown();
+
+    /* Torn is the arm's, not the process's: a clean cut after a torn one is clean, and back. */
+    make_flash(path);
+    cut_args_t clean = {path, 2, 2, 0};
+    int code = in_child(six_ops, &clean);
+    ok(code == 4 && six_ops_applied(path, 3), "a clean cut armed at run time applies nothing of operation 4");
+    make_flash(path);
+    cut_args_t torn = {path, 2, 2, 1};
+    code = in_child(six_ops, &torn);
+    uint8_t w4[8];
+    file_read(path, 0x202000, w4, 8);
+    ok(code == 4 && w4[0] == 0x33 && w4[3] == 0x33 && w4[4] == 0xFF, "a torn cut armed at run time half-applies operation 4");
+    make_flash(path);
+    cut_args_t torn_at_boot = {path, -1, 4, 1};
+    code = in_child(six_ops, &torn_at_boot);
+    file_read(path, 0x202000, w4, 8);
+    ok(code == 4 && w4[3] == 0x33 && w4[4] == 0xFF, "power_cut_torn (--power-cut-mode torn) tears the boot-time cut");
 }
 
 /* ---- tests: app images ----------------------------------------------------------------------------- */
@@ -1395,10 +1459,10 @@ typedef struct {
 static void nvs_child(void *arg)
 {
     const nvs_child_args_t *a = arg;
-    if (board_init(a->path, "poweron", a->cut_at) != 0) {
+    if (board_init(a->path, "poweron", 0) != 0) {
         _exit(90);
     }
-    vb_flash_set_torn_writes(a->torn);
+    vb_flash_arm_power_cut(a->cut_at, a->torn);
     if (nvs_flash_init() != ESP_OK) {
         _exit(91);
     }
@@ -1750,6 +1814,7 @@ int main(void)
     test_partition_table();
     test_nor_rules();
     test_power_cut();
+    test_power_cut_armed_later();
     test_images();
     test_boot_selection();
     test_boot_sequence_and_log();
