@@ -290,24 +290,18 @@ class HttpConnection {
   #linger(): void {
     if (this.#lingering) return;
     this.#lingering = true;
-    this.#disarmIdle();
-    this.#idle = Timer.set(
-      guard("http", () => {
-        this.#idle = undefined;
-        this.#close();
-      }),
-      LINGER_MS,
-    );
+    this.#armIdle(LINGER_MS);
   }
 
-  #armIdle(): void {
+  /** Close after `ms` unless disarmed (a request came, or the connection went another way). */
+  #armIdle(ms = IDLE_MS): void {
     this.#disarmIdle();
     this.#idle = Timer.set(
       guard("http", () => {
         this.#idle = undefined;
         this.#close();
       }),
-      IDLE_MS,
+      ms,
     );
   }
 
