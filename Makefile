@@ -20,6 +20,7 @@ help:
 	@echo "make setup    install npm and Debian dependencies only"
 	@echo "make build    type-check and build host tools and the virtual board"
 	@echo "make bench    run the benchmarks, results in bench/results/"
+	@echo "make fuzz     fuzz the native code and every channel of the virtual board (FUZZ_MODE=short|long, FUZZ_SEED=N)"
 	@echo "make flash    flash a board over its ROM serial loader: PORT=/dev/ttyUSB0 (default: make sim's UART), FLASH_ARGS=..."
 	@echo "make esp32    build and flash the firmware on a real board: BOARD=esp32|esp32s3|esp32c3 ESP32_MODE=debug|release"
 	@echo "              (needs the Moddable SDK 7.x and ESP-IDF v5.5.1; see README.md, 'Real boards')"
@@ -84,6 +85,29 @@ sim: build
 
 bench: build
 	npx tsx --tsconfig tsconfig.json bench/run.ts
+
+# The fuzzers (host/fuzz/README.md), bounded and seeded: the native libFuzzer
+# targets (host/fuzz/native/) first, then every RPC channel of the virtual
+# board through its real transport (UART, HTTP, WebSocket, MQTT via
+# mosquitto) and fw.zip packages through OTA.Update and the push API
+# (host/fuzz/run.ts). FUZZ_MODE=short (CI: about 3 minutes) or long (by hand:
+# 10,000 cases per transport, about 40 minutes); FUZZ_SEED picks the run.
+# Results in bench/results/fuzz.json, inputs of findings in build/fuzz/findings/.
+# fuzz-replay delivers the kept findings (host/fuzz/regressions/) again.
+FUZZ_MODE ?= short
+FUZZ_SEED ?= 1
+.PHONY: fuzz fuzz-replay
+fuzz: build
+	@mkdir -p build/fuzz/native; status=0; \
+	if [ -x host/fuzz/native/run.sh ]; then \
+	  host/fuzz/native/run.sh --$(FUZZ_MODE) --seed $(FUZZ_SEED) | tee build/fuzz/native/run.log; \
+	  [ $${PIPESTATUS[0]} = 0 ] || status=1; \
+	  tail -1 build/fuzz/native/run.log > build/fuzz/native/summary.json; fi; \
+	npx tsx host/fuzz/run.ts --mode $(FUZZ_MODE) --seed $(FUZZ_SEED) || status=1; \
+	exit $$status
+
+fuzz-replay: build
+	npx tsx host/fuzz/replay.ts
 
 # The real-board build: Moddable SDK 7.x (mcconfig) with ESP-IDF v5.5.1, the
 # pair host/vboard/idf/README.md pins. BOARD picks boards/<BOARD>/ (esp32,

@@ -27,9 +27,9 @@
  *     reserve page opened with a new page seq, then erases the old page.
  *     Duplicates during the copy are harmless (same seq, same bytes). If a
  *     cut leaves no EMPTY page, mount finishes the compaction (copies what is
- *     missing, by seq, then erases the old page), or, if the new page got a
- *     torn record, erases the new page instead, whose records are all still
- *     in the old one.
+ *     missing, by seq and name, then erases the old page), or, if the new page
+ *     got a torn record, erases the new page instead, whose records are all
+ *     still in the old one.
  *   - GARBAGE pages hold nothing that is not also elsewhere (they come from a
  *     torn page header on a fresh page or a torn erase of a copied page), so
  *     mount erases them.
@@ -385,10 +385,14 @@ static bool must_keep(int i, int victim)
     return false;
 }
 
-static bool page_has_seq(int page, uint32_t seq)
+/* Is a copy of r (same seq, same record) already in page? The seq alone does not say: two
+   records of one partition may carry the same seq (crafted or corrupt flash), and the second
+   one would then be dropped by the compaction. */
+static bool page_has_copy(int page, const rec_t *r)
 {
     for (int k = 0; k < S.nrecs; k++) {
-        if (S.recs[k].page == page && S.recs[k].seq == seq) {
+        if (S.recs[k].page == page && S.recs[k].seq == r->seq && S.recs[k].type == r->type &&
+            same_identity(&S.recs[k], r)) {
             return true;
         }
     }
@@ -405,7 +409,7 @@ static esp_err_t copy_live(int victim, int target)
     }
     int n = S.nrecs;
     for (int i = 0; i < n; i++) {
-        if (S.recs[i].page != victim || !must_keep(i, victim) || page_has_seq(target, S.recs[i].seq)) {
+        if (S.recs[i].page != victim || !must_keep(i, victim) || page_has_copy(target, &S.recs[i])) {
             continue;
         }
         rec_t copy = S.recs[i];
