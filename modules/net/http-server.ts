@@ -162,7 +162,8 @@ class HttpConnection {
   #onSocket(message: number, value: number): void {
     if (this.#closed) return;
     if (message === SocketMessage.READABLE) {
-      // A refused request's remaining bytes are thrown away unread.
+      // A refused request's remaining bytes are thrown away unread (read(null)
+      // throws when nothing is buffered, hence the count check).
       if (this.#refused) {
         if (value > 0) this.#socket.skip();
         return;
