@@ -21,6 +21,7 @@ import { Config } from "sys/config";
 import { CONFIG_SCHEMA, authSettings } from "sys/config-schema";
 import { installConfigService } from "sys/config-service";
 import { deviceIdFromMac } from "sys/identity";
+import { useNameCheck } from "sys/names";
 import { configureLog, log } from "sys/log";
 import { installRpcService } from "sys/rpc-service";
 import { installSysService } from "sys/sys-service";
@@ -32,6 +33,8 @@ configureLog(
   (line) => trace(line),
   () => System.uptimeUs() / 1000,
 );
+// Names from outside become property names only if the engine holds them already.
+useNameCheck((name) => System.isName(name));
 
 const app = System.appDescription();
 const mac = System.mac();

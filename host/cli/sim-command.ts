@@ -9,6 +9,7 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import { REPO_ROOT, boardBits, buildBoardProgram, ensureFlash } from "../vboard/assets.ts";
 import { startEmbeddedBroker } from "../vboard/embedded-broker.ts";
 import { tryPidLock, type PidLock } from "../vboard/pid-lock.ts";
+import { PROTECTED_METHODS } from "rpc/acl";
 import { MQTT_SUBSCRIBED, VirtualBoard, type BootEnd, type ClockMode } from "../vboard/supervisor.ts";
 
 interface SimOptions {
@@ -111,6 +112,24 @@ async function runSim(options: SimOptions): Promise<void> {
   }
 }
 
+/**
+ * One line on who may call the board: without users it answers everybody,
+ * as Mongoose OS does; a user in rpc.auth.users puts PROTECTED_METHODS
+ * behind credentials on every channel but the UART (README, Authentication).
+ */
+async function accessLine(httpUrl: string): Promise<string> {
+  try {
+    const reply = await fetch(`${httpUrl}/Config.Get?key=${encodeURIComponent('"rpc.auth.users"')}`);
+    const users = Object.keys((await reply.json()) as object);
+    if (users.length === 0) {
+      return `open to everybody: no credentials are set; a user in rpc.auth.users puts ${PROTECTED_METHODS} behind them (README: Authentication)`;
+    }
+    return `credentials set (${users.length} user${users.length === 1 ? "" : "s"}): ${PROTECTED_METHODS} need them except on the UART`;
+  } catch (e) {
+    return `who may call the board is unknown: Config.Get rpc.auth.users failed (${e instanceof Error ? e.message : String(e)})`;
+  }
+}
+
 /** "[sim] boot 3 ended: firmware panic (Guru Meditation: ...); booting again in 0.5 s" */
 function describeBootEnd(boot: number, end: BootEnd): string {
   let line = `[sim] boot ${boot} ended: ${end.meaning}`;
@@ -147,6 +166,7 @@ async function runUntilSignal(board: VirtualBoard, brokerUrl: string, blank: boo
         `  npx xs-ota --port ${board.httpUrl.replace(/^http/, "ws")} call OTA.GetBootState\n` +
         `  npx xs-ota --port ${mqttUrl}/${info.deviceId} call Sys.GetInfo\n`,
     );
+    process.stderr.write(`${await accessLine(board.httpUrl)}\n`);
     for (const text of held ?? []) process.stdout.write(text);
     held = undefined;
   });

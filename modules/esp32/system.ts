@@ -26,6 +26,10 @@ export default class System {
   static #base64Bytes(text: string): ArrayBuffer {
     return native("xs_ota_base64_decode").call(this, text) as ArrayBuffer;
   }
+  /** Whether `name` is already an XS key (creates none; see xs_ota_is_name). */
+  static isName(name: string): boolean {
+    return native("xs_ota_is_name").call(this, name) as boolean;
+  }
   static heap(): HeapStats {
     return native("xs_ota_heap").call(this) as HeapStats;
   }

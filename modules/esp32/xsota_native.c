@@ -161,6 +161,18 @@ void xs_ota_heap(xsMachine *the)
 	xsmcSet(xsResult, xsID_peak, xsVar(0));
 }
 
+/*
+ * Whether `name` is already one of the machine's keys. XS never frees a key:
+ * every property name it meets (JSON.parse, obj[name]) stays for the life of
+ * the boot, so a client sending fresh names would fill the heap, or the key
+ * table. Names from outside are checked with this, which creates nothing,
+ * before they can become keys (sys/json-limits, sys/safe-keys).
+ */
+void xs_ota_is_name(xsMachine *the)
+{
+	xsmcSetBoolean(xsResult, xsIsID(xsmcToString(xsArg(0))));
+}
+
 /* ---- app slots: slot N is the partition ota_N ---------------------------- */
 
 static const esp_partition_t *slot_partition(xsMachine *the, int slot)

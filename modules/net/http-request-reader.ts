@@ -16,7 +16,7 @@ export interface ParsedRequest {
   readonly query: string;
   /** "HTTP/1.1" or "HTTP/1.0". */
   readonly version: string;
-  /** Values by lower-case name; repeated headers joined with ", ". */
+  /** Values by lower-case name, of the headers the board reads (REQUEST_HEADERS); repeated headers joined with ", ". */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
 }
@@ -46,6 +46,19 @@ interface Head {
   readonly version: string;
   readonly headers: Record<string, string>;
 }
+
+/** The request headers the board acts on; `headers` holds only these. */
+const REQUEST_HEADERS = [
+  "authorization",
+  "connection",
+  "content-length",
+  "expect",
+  "sec-websocket-key",
+  "sec-websocket-protocol",
+  "sec-websocket-version",
+  "transfer-encoding",
+  "upgrade",
+];
 
 const EMPTY = new Uint8Array(0);
 
@@ -169,6 +182,8 @@ function parseHead(lines: string[]): Head | { kind: "error"; status: number; rea
     const colon = line.indexOf(":");
     if (colon <= 0 || /[\s]/.test(line.slice(0, colon))) return { kind: "error", status: 400, reason: "malformed header line" };
     const name = line.slice(0, colon).toLowerCase();
+    // Other names would become property names for good (sys/names): the board reads only these.
+    if (REQUEST_HEADERS.indexOf(name) < 0) continue;
     const value = line.slice(colon + 1).trim();
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
   }

@@ -19,9 +19,14 @@ import { whenNetworkUp } from "board/network";
 import { SocketOutput, utf8Bytes } from "net/socket-output";
 import { LISTENER_QUEUE, SocketMessage, TCP_PCBS, acceptSocket, onSocketsChanged, socketsInUse, type StreamSocket } from "net/tcp-sockets";
 import { log } from "sys/log";
+import { MAX_FRAME_SIZE } from "rpc/frame";
 
-/** RPC frames are at most a few KB (an OTA.Write of 2 KB is under 3 KB of JSON). */
-const LIMITS = { maxHead: 8192, maxBody: 16384 };
+/**
+ * A body is one RPC frame (or its arguments); a head is a request line and a
+ * few headers (a digest Authorization is about 300 bytes). Both buffers are
+ * bounded before they are allocated, so a connection holds at most 8 KB.
+ */
+const LIMITS = { maxHead: 4096, maxBody: MAX_FRAME_SIZE };
 /** A keep-alive connection idle this long is closed, to free its control block. */
 const IDLE_MS = 30_000;
 /**

@@ -29,9 +29,14 @@ import { SocketMessage, connectSocket, type StreamSocket } from "net/tcp-sockets
 import { mqttSettings, type MqttSettings } from "sys/board-config";
 import { errorText, guard } from "sys/guard";
 import { log } from "sys/log";
+import { MAX_FRAME_SIZE } from "rpc/frame";
 
-/** RPC frames are a few KB, as on HTTP; a larger message is dropped with a log line. */
-const MAX_PACKET = 16384;
+/**
+ * A PUBLISH carries one RPC frame behind its topic (the device id, /rpc and
+ * at most a method name: well under 512 bytes); a larger message is skipped
+ * as it arrives, with a log line.
+ */
+const MAX_PACKET = MAX_FRAME_SIZE + 512;
 /** QoS 1 messages waiting for an acknowledgement or a connection; beyond this the oldest go. */
 const MAX_UNACKED = 16;
 /** How long the broker has to answer CONNECT. */

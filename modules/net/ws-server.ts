@@ -16,9 +16,10 @@ import { SocketOutput, utf8Bytes } from "net/socket-output";
 import { SocketMessage, type StreamSocket } from "net/tcp-sockets";
 import { WsClose, WsFrameReader, WsOpcode, closeBody, encodeFrame, websocketAccept } from "net/ws-frames";
 import { log } from "sys/log";
+import { MAX_FRAME_SIZE } from "rpc/frame";
 
-/** As for HTTP bodies: an RPC frame is a few KB. */
-const MAX_MESSAGE = 16384;
+/** A message is one RPC frame. */
+const MAX_MESSAGE = MAX_FRAME_SIZE;
 /** A silent peer is pinged this often and dropped when the next ping finds it still silent. */
 const PING_MS = 60_000;
 /** How long the board waits for the peer's close frame after sending its own. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { useNameCheck } from "sys/names";
 import { planUpdate } from "ota/fw-manifest";
 import { UpdateError } from "ota/update-error";
 import { configureLog } from "sys/log";
@@ -118,6 +119,31 @@ describe("planUpdate (fw.zip manifest)", () => {
     const padded = (n: number) => base.replace(/}\s*$/, " ".repeat(n - base.length) + "}");
     assert.equal(planUpdate(padded(16 * 1024)).version, "2.0.0");
     refused(padded(16 * 1024 + 1), -30, "Manifest is too big: 16385 bytes, at most 16384");
+  });
+
+  it("refuses more than 32 parts before looking at any, and takes 32", () => {
+    const withParts = (n: number) => {
+      const m = mosManifest();
+      const parts = m.parts as Record<string, unknown>;
+      for (let i = Object.keys(parts).length; i < n; i++) parts[`p${i}`] = { src: `p${i}.bin`, size: i };
+      return text(m);
+    };
+    assert.equal(planUpdate(withParts(32)).skipped.length, 31);
+    refused(withParts(40), -33, "Invalid manifest: parts lists 40 parts, at most 32");
+    // Parts whose names the board does not hold count and are skipped the same.
+    useNameCheck((name) => !/^p\d+$/.test(name));
+    try {
+      assert.equal(planUpdate(withParts(32)).skipped.length, 31);
+      refused(withParts(40), -33, "Invalid manifest: parts lists 40 parts, at most 32");
+    } finally {
+      useNameCheck(() => true);
+    }
+  });
+
+  it("holds a manifest to 256 values and 8 levels, fewer than a frame: each costs heap", () => {
+    const m = mosManifest();
+    (m as Record<string, unknown>).extra = Array.from({ length: 300 }, () => 0);
+    refused(text(m), -31, "Failed to parse manifest: manifest has more than 256 values");
   });
 
   it("refuses a package that asks for a bootloader update", () => {

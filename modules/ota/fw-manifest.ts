@@ -16,7 +16,8 @@ import { log } from "sys/log";
 import { UpdateCode, UpdateError } from "ota/update-error";
 import { MAX_MANIFEST_SIZE } from "ota/zip-stream";
 import { decodeUtf8 } from "sys/utf8";
-import { jsonLimitError } from "sys/json-limits";
+import { otherMembers, readJson, type JsonLimits } from "sys/json-limits";
+import { holdNames } from "sys/names";
 
 export interface AppPart {
   /** Entry name in the zip, without its directory (ZipEntry.name). */
@@ -41,6 +42,18 @@ export interface UpdatePlan {
 type Json = Readonly<Record<string, unknown>>;
 
 const REQUIRED = ["platform", "version", "build_id", "parts"] as const;
+// The names read from a manifest by string: kept by readJson whatever the allowance of new names (sys/names).
+holdNames([...REQUIRED, "app", "boot", "update", "src", "size", "cs_sha1", "cs_sha256"]);
+/**
+ * mos's fw.zip for an ESP32 has about six parts (boot, pt, otadata, app, fs,
+ * nvs); each is logged as it is skipped, so their number is bounded first.
+ */
+export const MAX_PARTS = 32;
+/**
+ * A manifest's JSON: mos's has about 100 values, 3 levels deep. Each value
+ * read costs heap (a slot or more), so fewer than an RPC frame may hold.
+ */
+export const MANIFEST_LIMITS: JsonLimits = { maxDepth: 8, maxValues: 256, maxString: 4096 };
 const SHA1 = /^[0-9a-f]{40}$/i;
 const SHA256 = /^[0-9a-f]{64}$/i;
 
@@ -66,10 +79,15 @@ export function planUpdate(manifest: Uint8Array | string, devicePlatform = "esp3
     throw new UpdateError(UpdateCode.WRONG_PLATFORM, `package is for ${platform}, this device is ${devicePlatform}`);
   }
 
+  // Parts the firmware has no name for (set aside by readJson) are skipped like the others.
+  const unnamed = otherMembers(parts);
+  const keys = unnamed ? Object.keys(parts).concat(Array.from(unnamed.keys())) : Object.keys(parts);
+  if (keys.length > MAX_PARTS) throw new UpdateError(UpdateCode.INVALID_MANIFEST, `parts lists ${keys.length} parts, at most ${MAX_PARTS}`);
   let app: AppPart | undefined;
   const skipped: string[] = [];
-  for (const key of Object.keys(parts)) {
-    const part = objectField(parts, key, `parts.${key}`);
+  for (const key of keys) {
+    const part = unnamed?.has(key) ? unnamed.get(key) : parts[key];
+    if (!isObject(part)) throw new UpdateError(UpdateCode.INVALID_MANIFEST, `parts.${key} must be an object`);
     if (key === "app") {
       app = appPart(part);
       continue;
@@ -121,16 +139,10 @@ function digest(part: Json, name: string, pattern: RegExp, digits: number): stri
 }
 
 function parseObject(text: string): Json {
-  const overLimit = jsonLimitError(text);
-  if (overLimit) throw new UpdateError(UpdateCode.MANIFEST_PARSE, `manifest has ${overLimit}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new UpdateError(UpdateCode.MANIFEST_PARSE, e instanceof Error ? e.message : undefined);
-  }
-  if (!isObject(value)) throw new UpdateError(UpdateCode.MANIFEST_PARSE, "not a JSON object");
-  return value;
+  const read = readJson(text, MANIFEST_LIMITS);
+  if (!read.ok) throw new UpdateError(UpdateCode.MANIFEST_PARSE, read.overLimit ? `manifest has ${read.reason}` : read.reason);
+  if (!isObject(read.value)) throw new UpdateError(UpdateCode.MANIFEST_PARSE, "not a JSON object");
+  return read.value;
 }
 
 function stringField(object: Json, name: string): string {

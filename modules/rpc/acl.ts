@@ -5,6 +5,7 @@
 // list of user globs ("+admin,-guest*") that needs an authenticated caller.
 
 import { matchesGlob, matchesGlobList } from "rpc/glob";
+import { readJson } from "sys/json-limits";
 
 export type AclRule =
   | { readonly kind: "allow" }
@@ -26,12 +27,9 @@ export type ParsedAcl = { readonly ok: true; readonly acl: Acl } | { readonly ok
 
 /** Parse the text of rpc.acl. Entries need `acl` and at least one of `method`, `ch_type`, all strings. */
 export function parseAcl(text: string): ParsedAcl {
-  let root: unknown;
-  try {
-    root = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: "not valid JSON" };
-  }
+  const read = readJson(text);
+  if (!read.ok) return { ok: false, reason: read.overLimit ? `JSON ${read.reason}` : "not valid JSON" };
+  const root = read.value;
   if (!Array.isArray(root)) return { ok: false, reason: "must be a JSON array" };
   const acl: AclEntry[] = [];
   for (let i = 0; i < root.length; i++) {

@@ -138,6 +138,9 @@ export function wwwAuthenticate(realm: string, nonce: number, algorithm: DigestA
   return `Digest qop="auth", realm=${quote(realm)}, nonce="${nonce.toString(16)}", algorithm=${algorithm}`;
 }
 
+/** The parameters of RFC 7616's challenges and credentials. */
+const DIGEST_PARAMETERS = ["realm", "domain", "nonce", "opaque", "stale", "algorithm", "qop", "charset", "userhash", "username", "username*", "uri", "response", "cnonce", "nc"];
+
 /**
  * The parameters of a `Digest` challenge or credentials header, names in
  * lower case; undefined when the scheme is not Digest. Values may be quoted
@@ -152,8 +155,9 @@ export function parseDigestHeader(value: string): Record<string, string> | undef
   let p: RegExpExecArray | null;
   while ((p = re.exec(rest)) !== null) {
     const name = p[1]!.toLowerCase();
+    // Names outside RFC 7616's are ignored: they would become property names (sys/names).
     // A repeated parameter is ambiguous: the first one counts, as in Mongoose's parser.
-    if (!(name in params)) params[name] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : p[3]!;
+    if (DIGEST_PARAMETERS.indexOf(name) >= 0 && !(name in params)) params[name] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : p[3]!;
   }
   return params;
 }

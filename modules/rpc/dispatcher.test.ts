@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Dispatcher, RpcError, type ChannelInfo } from "rpc/dispatcher";
+import { Dispatcher, RpcError, argumentNames, type ChannelInfo } from "rpc/dispatcher";
 import { installRpcService } from "sys/rpc-service";
 
 const UART: ChannelInfo = { type: "UART", info: "UART0" };
@@ -112,5 +112,12 @@ describe("dispatcher", () => {
     assert.deepEqual(JSON.parse(call('{"id":1,"method":"Sys.Reboot"}').replies[0]!).error, { code: 418, message: "shutting down in 50 ms" });
     assert.equal(ran, false);
     assert.equal(call('{"id":2,"method":"RPC.Ping"}').replies.length, 1);
+  });
+});
+
+describe("argumentNames", () => {
+  it("reads the names of an args_fmt", () => {
+    assert.deepEqual(argumentNames("{url: %T, commit_timeout: %d}"), ["url", "commit_timeout"]);
+    assert.deepEqual(argumentNames(""), []);
   });
 });

@@ -4,6 +4,7 @@
 // back through the `send` function of the channel the request came in on.
 
 import { encodeResponse, parseIncomingFrame, type Frame, type RpcErrorBody } from "rpc/frame";
+import { holdNames } from "sys/names";
 
 /** An error reply with an mgrpc code; anything else thrown becomes a 500. */
 export class RpcError extends Error {
@@ -77,6 +78,8 @@ export class Dispatcher {
 
   add(name: string, argsFmt: string, handler: Handler): void {
     this.#methods.set(name, { name, args_fmt: argsFmt, handler });
+    // The arguments it takes are names a frame may carry (sys/names).
+    holdNames(argumentNames(argsFmt));
   }
 
   addPrehandler(prehandler: Prehandler): void {
@@ -155,4 +158,13 @@ function errorBody(e: unknown): RpcErrorBody {
     return e.rpcMessage === undefined ? { code: e.code } : { code: e.code, message: e.rpcMessage };
   }
   return { code: 500, message: e instanceof Error ? e.message : String(e) };
+}
+
+/** "{url: %T, commit_timeout: %d}" -> ["url", "commit_timeout"] */
+export function argumentNames(argsFmt: string): string[] {
+  const names: string[] = [];
+  const member = /([A-Za-z_][A-Za-z0-9_]*)\s*:/g;
+  let m: RegExpExecArray | null;
+  while ((m = member.exec(argsFmt)) !== null) names.push(m[1]!);
+  return names;
 }

@@ -3,7 +3,7 @@
 // comes back with the same digits and a string id stays a string.
 
 import { rawMembers } from "rpc/json-members";
-import { jsonLimitError } from "sys/json-limits";
+import { readJson } from "sys/json-limits";
 
 export interface RpcErrorBody {
   code: number;
@@ -29,18 +29,31 @@ export interface Frame {
 
 export type ParsedFrame = { ok: true; frame: Frame } | { ok: false; reason: string };
 
+/**
+ * Longest frame (its JSON text, in bytes) on every channel: UART line, HTTP
+ * body, WebSocket message, MQTT payload. mgos's `rpc.max_frame_size`
+ * default; mos's largest request, an OTA.Write of 2 KB, is under 3 KB.
+ * Each connection may hold one frame at a time, so this bounds what a
+ * client can make the board keep (see the limits in the README).
+ */
+export const MAX_FRAME_SIZE = 4096;
+
 /** Longest method, src and dst: names, not payloads (mos's longest method is 22 characters). */
 export const MAX_NAME_LENGTH = 128;
 /** Longest tag, as raw JSON text: it comes back in the reply. */
 export const MAX_TAG_LENGTH = 256;
 
-/** A frame from outside: within the JSON limits (sys/json-limits) before it is parsed. */
+/**
+ * A frame from outside: within the JSON limits, and parsed without taking
+ * names the firmware does not know (sys/json-limits).
+ */
 export function parseIncomingFrame(text: string): ParsedFrame {
-  const overLimit = jsonLimitError(text);
-  return overLimit ? { ok: false, reason: `JSON ${overLimit}` } : parseFrame(text);
+  const read = readJson(text);
+  if (!read.ok) return { ok: false, reason: read.overLimit ? `JSON ${read.reason}` : "invalid JSON" };
+  return toFrame(text, read.value);
 }
 
-/** Parse one frame. Anything that is not a well-formed frame is refused with a reason. */
+/** Parse one frame (the board's own, or any on the host). Anything that is not a well-formed frame is refused with a reason. */
 export function parseFrame(text: string): ParsedFrame {
   let value: unknown;
   try {
@@ -48,6 +61,11 @@ export function parseFrame(text: string): ParsedFrame {
   } catch {
     return { ok: false, reason: "invalid JSON" };
   }
+  return toFrame(text, value);
+}
+
+/** The frame in `text`, whose parsed value is `value`. */
+function toFrame(text: string, value: unknown): ParsedFrame {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { ok: false, reason: "frame is not a JSON object" };
   }

@@ -5,7 +5,7 @@
 
 import { parseFrameChallenge, wwwAuthenticate, type FrameChallenge } from "rpc/digest-auth";
 import { MAX_NAME_LENGTH, parseFrame, type Frame } from "rpc/frame";
-import { jsonLimitError } from "sys/json-limits";
+import { readJson } from "sys/json-limits";
 
 export const RPC_PREFIX = "/rpc";
 
@@ -102,13 +102,10 @@ function decodeQueryPart(s: string): string {
 
 function parseArgs(text: string | undefined): { ok: true; args: unknown } | { ok: false; reason: string } {
   if (text === undefined) return { ok: false, reason: `malformed query string, or more than ${MAX_QUERY_PARAMS} parameters` };
-  const overLimit = jsonLimitError(text);
-  if (overLimit) return { ok: false, reason: `args have ${overLimit}` };
-  try {
-    return { ok: true, args: JSON.parse(text) };
-  } catch {
-    return { ok: false, reason: "args are not valid JSON (query values are raw JSON: quote strings)" };
-  }
+  const read = readJson(text);
+  if (read.ok) return { ok: true, args: read.value };
+  if (read.overLimit) return { ok: false, reason: `args have ${read.reason}` };
+  return { ok: false, reason: "args are not valid JSON (query values are raw JSON: quote strings)" };
 }
 
 function refused(req: HttpRequestIn, code: number, message: string): HttpRoute {

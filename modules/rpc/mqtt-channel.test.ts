@@ -50,12 +50,14 @@ describe("MQTT channel", () => {
     ]);
   });
 
-  it("publishes nothing for a frame without src or for another device, and says why", () => {
+  it("publishes nothing for a frame without src, with a src that makes no topic, or for another device, and says why", () => {
     const { published, drops, session } = setup();
     session().onMessage(`${ID}/rpc`, '{"id":1,"method":"Echo"}');
     session().onMessage(`${ID}/rpc`, '{"id":2,"src":"foo","dst":"esp32_000000","method":"Echo"}');
+    for (const src of ["a/#", "+", "a\\u0000b", "a\\u0013b"]) session().onMessage(`${ID}/rpc`, `{"id":3,"src":"${src}","method":"Echo"}`);
     assert.deepEqual(published, []);
-    assert.deepEqual(drops, ["frame without src", 'wrong dst "esp32_000000"']);
+    const noTopic = "src makes no MQTT topic (wildcards or control characters)";
+    assert.deepEqual(drops, ["frame without src", 'wrong dst "esp32_000000"', noTopic, noTopic, noTopic, noTopic]);
   });
 
   it("tells handlers the channel: MQTT, and the broker as its info", () => {

@@ -9,6 +9,9 @@ export function mqttSubscriptions(deviceId: string): string[] {
   return [`${deviceId}/rpc`, `${deviceId}/rpc/#`];
 }
 
+/** What a topic name may not hold (MQTT 3.1.1 §4.7): a wildcard, NUL or other control character. */
+const NOT_IN_TOPIC_NAME = /[+#\u0000-\u001f\u007f-\u009f]/;
+
 export type MqttIncoming = { ok: true; frame: Frame } | { ok: false; reason: string };
 
 /**
@@ -28,6 +31,10 @@ export function mqttIncoming(topic: string, payload: string, deviceId: string): 
     return { ok: false, reason: "not a frame: no id, src or method" };
   }
   if (frame.src === "") return { ok: false, reason: "frame without src" };
+  // The reply goes to `<src>/rpc`: a src that makes no valid topic name would
+  // have the broker close the session (and the QoS 1 reply sent again after
+  // each reconnect), so such a frame gets no answer.
+  if (NOT_IN_TOPIC_NAME.test(frame.src)) return { ok: false, reason: "src makes no MQTT topic (wildcards or control characters)" };
   return { ok: true, frame: methodFromTopic ? { ...frame, method: methodFromTopic } : frame };
 }
 

@@ -10,6 +10,7 @@
 
 import { crc32, crc32OfString, crcHex } from "rpc/crc32";
 import { decodeUtf8Strict } from "sys/utf8";
+import { MAX_FRAME_SIZE } from "rpc/frame";
 
 export type UartEvent =
   /** A frame to dispatch (the JSON text, metadata removed). */
@@ -41,7 +42,7 @@ export class UartFraming {
   #compat = false;
   #crc = false;
 
-  constructor(maxFrameSize = 4096) {
+  constructor(maxFrameSize = MAX_FRAME_SIZE) {
     this.maxFrameSize = maxFrameSize;
     this.#line = new Uint8Array(maxFrameSize + METADATA_ROOM);
   }

@@ -6,6 +6,9 @@
 // Diffs merge like a JSON merge patch (RFC 7396): objects merge, values
 // replace, and null takes a leaf back to its default or removes a map entry.
 
+import { otherMembers } from "sys/json-limits";
+import { hasOwnName } from "sys/names";
+
 export type ConfigValue = string | number | boolean | ConfigTree;
 export interface ConfigTree {
   [key: string]: ConfigValue;
@@ -57,7 +60,8 @@ export function schemaAt(root: Branch, key: string): SchemaNode | undefined {
   let node: SchemaNode = root;
   for (const part of key === "" ? [] : key.split(".")) {
     if (node.type === "object") {
-      const next: SchemaNode | undefined = Object.prototype.hasOwnProperty.call(node.fields, part) ? node.fields[part] : undefined;
+      // `part` may come from a client (Config.Get/Set's key): it is compared, not looked up.
+      const next: SchemaNode | undefined = hasOwnName(node.fields, part) ? node.fields[part] : undefined;
       if (!next) return undefined;
       node = next;
     } else if (node.type === "map") {
@@ -73,7 +77,7 @@ export function schemaAt(root: Branch, key: string): SchemaNode | undefined {
 export function valueAt(tree: ConfigTree, key: string): ConfigValue | undefined {
   let v: ConfigValue | undefined = tree;
   for (const part of key === "" ? [] : key.split(".")) {
-    if (typeof v !== "object" || !Object.prototype.hasOwnProperty.call(v, part)) return undefined;
+    if (typeof v !== "object" || !hasOwnName(v, part)) return undefined;
     v = v[part];
   }
   return v;
@@ -108,19 +112,20 @@ class InvalidValue extends Error {}
 
 function mergeBranch(node: Branch | MapNode, base: ConfigTree, diff: Record<string, unknown>, path: string, crossChecks: boolean): ConfigTree {
   const out: ConfigTree = { ...base };
-  for (const key of Object.keys(diff)) {
+  for (const [key, value] of members(diff)) {
     const where = path === "" ? key : `${path}.${key}`;
-    const value = diff[key];
     // Assigning it would set the object's prototype instead of adding an entry.
     if (key === "__proto__") throw new InvalidValue(`${where}: invalid key`);
     if (node.type === "map") {
+      // The one place a name from outside becomes a property name on
+      // purpose (sys/names): a map entry, set by a call that was allowed to.
       const bad = key === "" ? "must not be empty" : node.checkKey?.(key);
       if (bad) throw new InvalidValue(`${where}: key ${bad}`);
       if (value === null) delete out[key];
       else out[key] = checkLeaf(node.value, value, where);
       continue;
     }
-    const child = Object.prototype.hasOwnProperty.call(node.fields, key) ? node.fields[key] : undefined;
+    const child = hasOwnName(node.fields, key) ? node.fields[key] : undefined;
     if (!child) throw new InvalidValue(`unknown key ${where}`);
     if (value === null) out[key] = defaultsOf(child);
     else if (child.type === "object" || child.type === "map") {
@@ -133,6 +138,13 @@ function mergeBranch(node: Branch | MapNode, base: ConfigTree, diff: Record<stri
     if (bad) throw new InvalidValue(path === "" ? bad : `${path}: ${bad}`);
   }
   return out;
+}
+
+/** A diff's members: its properties, and those readJson set aside (names the engine did not hold). */
+function members(diff: Record<string, unknown>): Array<[string, unknown]> {
+  const all: Array<[string, unknown]> = Object.keys(diff).map((key) => [key, diff[key]]);
+  otherMembers(diff)?.forEach((value, key) => all.push([key, value]));
+  return all;
 }
 
 function checkLeaf(leaf: Leaf, value: unknown, where: string): ConfigValue {

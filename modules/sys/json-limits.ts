@@ -4,6 +4,15 @@
 // gives every value a slot: `[` nested 1,900 deep overflows the stack, and
 // 16 KB of `[0,0,...]` becomes 8,000 slots (128 KB on an ESP32), each a
 // reset that reverts a trial image. The scan allocates nothing.
+//
+// And JSON.parse makes every member name a key of the engine for the rest
+// of the boot (sys/names). `readJson` parses by itself: only names the
+// engine holds become property names; members with other names are set
+// aside in a Map (`otherMembers`), which only what may add names reads
+// (Config.Set's map entries, such as a new user); unknown arguments are
+// ignored anyway.
+
+import { isHeldName } from "sys/names";
 
 export interface JsonLimits {
   /** Objects and arrays inside one another. */
@@ -21,6 +30,33 @@ export interface JsonLimits {
  * OTA.Write) stay well inside the value and string counts.
  */
 export const JSON_LIMITS: JsonLimits = { maxDepth: 16, maxValues: 1024, maxString: 16384 };
+
+export type JsonRead =
+  | { readonly ok: true; readonly value: unknown }
+  /** `overLimit`: the text is over JSON_LIMITS (why, in `reason`); else it is not JSON. */
+  | { readonly ok: false; readonly overLimit: boolean; readonly reason: string };
+
+/** Where an object read by readJson keeps its members with names the engine does not hold. */
+const OTHER_MEMBERS = Symbol("other members");
+
+/** The members of an object from readJson whose names were not made property names, by name. */
+export function otherMembers(object: object): ReadonlyMap<string, unknown> | undefined {
+  return (object as { [OTHER_MEMBERS]?: Map<string, unknown> })[OTHER_MEMBERS];
+}
+
+/**
+ * JSON from outside: within `limits`, valid, and parsed as JSON.parse would,
+ * except that members whose names the engine does not hold are set aside
+ * (see above). Invalid JSON is refused as a whole.
+ */
+export function readJson(text: string, limits: JsonLimits = JSON_LIMITS): JsonRead {
+  const overLimit = jsonLimitError(text, limits);
+  if (overLimit) return { ok: false, overLimit: true, reason: overLimit };
+  const reader = new JsonReader(text);
+  const value = reader.document();
+  if (value === INVALID) return { ok: false, overLimit: false, reason: `not valid JSON (at character ${reader.at})` };
+  return { ok: true, value };
+}
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -62,5 +98,127 @@ function stringEnd(text: string, i: number): number {
     while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
     if (backslashes % 2 === 0) return quote;
     i = quote + 1;
+  }
+}
+
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+const LITERALS: ReadonlyArray<readonly [string, unknown]> = [
+  ["true", true],
+  ["false", false],
+  ["null", null],
+];
+/** What the reader returns for text that is not JSON. */
+const INVALID = Symbol("invalid JSON");
+
+/**
+ * A JSON (RFC 8259) parser for a text already within the limits, so its
+ * recursion is bounded by maxDepth.
+ */
+class JsonReader {
+  at = 0;
+  readonly #text: string;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  document(): unknown {
+    const value = this.#value();
+    return value !== INVALID && this.#space() === this.#text.length ? value : INVALID;
+  }
+
+  #space(): number {
+    const text = this.#text;
+    while (this.at < text.length) {
+      const c = text.charCodeAt(this.at);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+      this.at++;
+    }
+    return this.at;
+  }
+
+  #value(): unknown {
+    const c = this.#text.charCodeAt(this.#space());
+    if (c === 0x7b) return this.#object();
+    if (c === 0x5b) return this.#array();
+    if (c === QUOTE) return this.#string();
+    for (const [literal, value] of LITERALS) {
+      if (this.#text.startsWith(literal, this.at)) {
+        this.at += literal.length;
+        return value;
+      }
+    }
+    NUMBER.lastIndex = this.at;
+    if (!NUMBER.test(this.#text)) return INVALID;
+    const start = this.at;
+    this.at = NUMBER.lastIndex;
+    return Number(this.#text.slice(start, this.at));
+  }
+
+  #string(): string | typeof INVALID {
+    const text = this.#text;
+    const start = this.at;
+    let escaped = false;
+    for (this.at++; this.at < text.length; ) {
+      const c = text.charCodeAt(this.at);
+      if (c === QUOTE) {
+        this.at++;
+        // A string value, not a name: JSON.parse makes no key of it.
+        return escaped ? (JSON.parse(text.slice(start, this.at)) as string) : text.slice(start + 1, this.at - 1);
+      }
+      if (c < 0x20) return INVALID;
+      if (c === BACKSLASH) {
+        STRING_ESCAPE.lastIndex = this.at;
+        if (!STRING_ESCAPE.test(text)) return INVALID;
+        this.at = STRING_ESCAPE.lastIndex;
+        escaped = true;
+      } else this.at++;
+    }
+    return INVALID;
+  }
+
+  #array(): unknown[] | typeof INVALID {
+    const array: unknown[] = [];
+    this.at++;
+    if (this.#text.charCodeAt(this.#space()) === 0x5d) {
+      this.at++;
+      return array;
+    }
+    for (;;) {
+      const value = this.#value();
+      if (value === INVALID) return INVALID;
+      array.push(value);
+      const c = this.#text.charCodeAt(this.#space());
+      this.at++;
+      if (c === 0x5d) return array;
+      if (c !== 0x2c) return INVALID;
+    }
+  }
+
+  #object(): object | typeof INVALID {
+    const text = this.#text;
+    const object: Record<string, unknown> & { [OTHER_MEMBERS]?: Map<string, unknown> } = {};
+    this.at++;
+    if (text.charCodeAt(this.#space()) === 0x7d) {
+      this.at++;
+      return object;
+    }
+    for (;;) {
+      if (text.charCodeAt(this.#space()) !== QUOTE) return INVALID;
+      const name = this.#string();
+      if (name === INVALID || text.charCodeAt(this.#space()) !== 0x3a) return INVALID;
+      this.at++;
+      const value = this.#value();
+      if (value === INVALID) return INVALID;
+      if (!isHeldName(name)) (object[OTHER_MEMBERS] ??= new Map()).set(name, value);
+      // As JSON.parse: an own property even for "__proto__", the last of repeated names.
+      else if (name === "__proto__") Object.defineProperty(object, name, { value, writable: true, enumerable: true, configurable: true });
+      else object[name] = value;
+      const c = text.charCodeAt(this.#space());
+      this.at++;
+      if (c === 0x7d) return object;
+      if (c !== 0x2c) return INVALID;
+    }
   }
 }

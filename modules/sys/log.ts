@@ -13,8 +13,20 @@ export function configureLog(out: Sink, clockMs: () => number): void {
   millis = clockMs;
 }
 
+/**
+ * Control characters, shown escaped. Messages quote what clients sent (a
+ * dst, a URL): raw, a newline there would start a line that mos and
+ * xs-ota read as a reply frame, and an XOFF (0x13) would stop a host that
+ * uses software flow control.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+function escapeControl(c: string): string {
+  return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+}
+
 function write(level: string, tag: string, message: string): void {
-  sink(`${level} (${Math.floor(millis())}) ${tag}: ${message}\n`);
+  sink(`${level} (${Math.floor(millis())}) ${tag}: ${message.replace(CONTROL, escapeControl)}\n`);
 }
 
 export const log = {
