@@ -1,11 +1,14 @@
 // OTA.Update's download against servers that misbehave (spec/mos-rpc.md
 // §7.26): redirects, dropped connections resumed with Range, servers that
 // ignore Range or refuse it, 304, 404, nobody listening, and a stalled
-// transfer that the progress watchdog ends. Each failure leaves v1 booting.
+// transfer that the progress watchdog ends; URLs and redirects it cannot use
+// (https, ftp, bad ports, too long: fuzzing findings). Each failure leaves v1
+// booting, and the board running.
 
 import assert from "node:assert/strict";
 import type http from "node:http";
 import { RemoteError } from "../host/client/rpc-client.ts";
+import { MAX_URL_LENGTH } from "../modules/net/http-url.ts";
 import { file, servePackages, startBench, testFirmware, type Bench, type PackageServer, type Serve } from "./ota-rig.ts";
 
 const info = async (b: Bench) => ((await b.rpc.call("Sys.GetInfo")) as { fw_version: string }).fw_version;
@@ -87,6 +90,67 @@ describe("OTA.Update downloads", function () {
     await server!.close();
     await expectRefused(updateFrom({}, "/missing.zip"), -404, /^-404 Invalid HTTP response code: 404$/);
     await expectRefused(bench.rpc.call("OTA.Update", { url: "http://127.0.0.1:9/fw.zip" }), -38, /^-38 Failed to connect: cannot connect to 127\.0\.0\.1:9$/);
+  });
+
+  /** Answered, and the board still up: no reset (on a trial image it would revert), nothing left running, v1 in place. */
+  async function expectRunning(what: string): Promise<void> {
+    // Long enough for a reboot scheduled after the reply to come due.
+    await bench.board.advanceClock(2_500);
+    assert.equal(bench.board.bootCount, 1, `${what}: the board reset`);
+    assert.notEqual(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 1, `${what}: an update is still in progress`);
+    assert.equal(await info(bench), "1.0.0");
+  }
+
+  it("refuses a URL it cannot use before the update starts, with what is wrong (-38), and keeps running", async () => {
+    server = await servePackages({ "/fw.zip": file(zip) });
+    const host = server.url.slice("http://".length);
+    const tooLong = `${server.url}/${"p".repeat(MAX_URL_LENGTH)}`;
+    const cases: Array<[string, RegExp]> = [
+      [`https://${host}/fw.zip`, /^-38 Failed to connect: https:\/\/\S+: https is not supported by this firmware \(no TLS certificates built in\); use http$/],
+      [`ftp://${host}/fw.zip`, /^-38 Failed to connect: ftp:\/\/\S+: not an http:\/\/ URL$/],
+      ["http://127.0.0.1:99999/fw.zip", /^-38 Failed to connect: http:\/\/127\.0\.0\.1:99999\/fw\.zip: bad port$/],
+      [`${server.url}:80/fw.zip`, /: not an http:\/\/ URL$/],
+      [tooLong, new RegExp(`^-38 Failed to connect: URL is too long: ${tooLong.length} characters, at most ${MAX_URL_LENGTH}$`)],
+    ];
+    for (const [url, message] of cases) {
+      await assert.rejects(bench.rpc.call("OTA.Update", { url, commit_timeout: 0 }), (e: unknown) => e instanceof RemoteError && e.code === -38 && message.test(e.remoteMessage), url.slice(0, 60));
+      assert.equal(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 0, "the update never started");
+      await expectRunning(url.slice(0, 60));
+    }
+    assert.deepEqual(server.requests, []);
+    assert.doesNotMatch(bench.console(), /update started/);
+  });
+
+  it(`takes a URL of ${MAX_URL_LENGTH} characters, the longest it fetches`, async () => {
+    // The path depends on the server's port: the route is added once it listens.
+    const routes: Record<string, Serve> = {};
+    server = await servePackages(routes);
+    const path = `/${"p".repeat(MAX_URL_LENGTH - server.url.length - 1)}`;
+    routes[path] = file(zip);
+    await expectApplied(bench.rpc.call("OTA.Update", { url: `${server.url}${path}`, commit_timeout: 0 }));
+    assert.deepEqual(server.requests, [{ path, range: undefined }]);
+  });
+
+  it("refuses a redirect to a URL it cannot use (3,000 characters, https) and a 5,000-byte Location line (-38), and keeps running", async () => {
+    const location = (to: (base: string) => string, status = 303): Serve => (req, res) => res.writeHead(status, { Location: to(`http://${req.headers.host}`) }).end();
+    const long = (base: string) => `${base}/${"a".repeat(3000)}`;
+    await expectRefused(updateFrom({ "/fw.zip": location(long) }, "/fw.zip"), -38, /^-38 Failed to connect: redirected to an unusable URL: URL is too long: \d{4} characters, at most 2048$/);
+    assert.equal(server!.requests.length, 1);
+    await expectRunning("a 3,000-character Location");
+    await server!.close();
+    await expectRefused(updateFrom({ "/fw.zip": location((base) => base.replace(/^http:/, "https:") + "/fw.zip", 302) }, "/fw.zip"), -38, /^-38 Failed to connect: redirected to an unusable URL: https:\/\/\S+: https is not supported/);
+    await expectRunning("a redirect to https");
+    await server!.close();
+    await expectRefused(updateFrom({ "/fw.zip": location((base) => `${base}/${"a".repeat(5000)}`) }, "/fw.zip"), -38, /^-38 Failed to connect: response header line too long: \d{4} bytes, at most 4096$/);
+    await expectRunning("a 5,000-byte Location line");
+  });
+
+  it("answers when the socket refuses to even try the connection (a 300-character host name)", async () => {
+    const host = "h".repeat(300);
+    await expectRefused(bench.rpc.call("OTA.Update", { url: `http://${host}/fw.zip`, commit_timeout: 0 }), -38, new RegExp(`^-38 Failed to connect: cannot connect to ${host}:80: `));
+    await expectRunning("a 300-character host name");
+    // The refusal reached the download as an error, not as a throw in a timer callback.
+    assert.doesNotMatch(bench.console(), /E \(\d+\) http-get:/);
   });
 
   it("gives up on a server that keeps dropping the connection", async () => {

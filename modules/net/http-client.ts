@@ -9,13 +9,15 @@ import Timer from "timer";
 import type { HttpClientPort, HttpGetHandlers } from "platform/ports";
 import { base64, utf8 } from "rpc/digest";
 import { HttpResponseReader } from "net/http-response-reader";
-import { parseHttpUrl, type HttpTarget } from "net/http-url";
+import { MAX_URL_LENGTH, parseHttpUrl, type HttpTarget } from "net/http-url";
 import { SocketOutput } from "net/socket-output";
 import { SocketMessage, connectSocket, type StreamSocket } from "net/tcp-sockets";
 import { errorText, guard } from "sys/guard";
 
 /** A response head larger than this is refused: a download server sends a few hundred bytes. */
 const MAX_RESPONSE_HEAD = 8192;
+/** A longer line of the head is refused: a Location with the longest URL fetched fits twice over. */
+const MAX_RESPONSE_LINE = 2 * MAX_URL_LENGTH;
 
 export const httpClient: HttpClientPort = {
   get(url, headers, handlers) {
@@ -34,19 +36,22 @@ export const httpClient: HttpClientPort = {
 
 /**
  * Errors found before the transfer exists are reported on the next turn: the
- * caller holds its handle from get()'s return value, not before.
+ * caller holds its handle from get()'s return value, not before. cancel() may
+ * come any number of times, from onError too: the timer is cleared only while
+ * it is pending, as Timer.clear throws on a one-shot timer that has fired
+ * (and that throw used to cost OTA.Update its reply).
  */
 function failSoon(handlers: HttpGetHandlers, message: string): { cancel(): void } {
-  let cancelled = false;
-  const timer = Timer.set(
+  let pending: ReturnType<typeof Timer.set> | undefined = Timer.set(
     guard("http-get", () => {
-      if (!cancelled) handlers.onError(message);
+      pending = undefined;
+      handlers.onError(message);
     }),
   );
   return {
     cancel() {
-      cancelled = true;
-      Timer.clear(timer);
+      if (pending !== undefined) Timer.clear(pending);
+      pending = undefined;
     },
   };
 }
@@ -57,7 +62,7 @@ class Transfer {
   readonly #handlers: HttpGetHandlers;
   readonly #request: Uint8Array;
   readonly #output: SocketOutput;
-  readonly #reader = new HttpResponseReader({ maxHead: MAX_RESPONSE_HEAD });
+  readonly #reader = new HttpResponseReader({ maxHead: MAX_RESPONSE_HEAD, maxLine: MAX_RESPONSE_LINE });
   #connected = false;
   #ended = false;
 

@@ -26,8 +26,8 @@ async function rawResponse(handler: http.RequestListener, method = "GET"): Promi
 }
 
 /** Feeds `bytes` in pieces of `step`, then the close; returns the head, the body and how it ended. */
-function read(bytes: Uint8Array, step: number, options: { head?: boolean; maxHead?: number } = {}) {
-  const reader = new HttpResponseReader({ maxHead: options.maxHead ?? 4096 }, { head: options.head });
+function read(bytes: Uint8Array, step: number, options: { head?: boolean } = {}) {
+  const reader = new HttpResponseReader({ maxHead: 4096, maxLine: 1024 }, { head: options.head });
   const events: ResponseEvent[] = [];
   const body: number[] = [];
   const drain = () => {
@@ -103,6 +103,8 @@ describe("HTTP response reader", () => {
       ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", "malformed chunked body"],
       ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + "1".repeat(300), "malformed chunked body"],
       ["HTTP/1.1 200 OK\r\nX: " + "y".repeat(5000) + "\r\n\r\n", "response head too large"],
+      ["HTTP/1.1 302 Found\r\nLocation: http://h/" + "a".repeat(3000) + "\r\n\r\n", "response header line too long: 3019 bytes, at most 1024"],
+      ["HTTP/1.1 200 OK\r\nX: " + "y".repeat(1022) + "\nContent-Length: 0\n\n", "response header line too long: 1025 bytes, at most 1024"],
     ];
     for (const [raw, reason] of cases) {
       const { events } = read(Buffer.from(raw), 64);

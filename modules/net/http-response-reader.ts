@@ -18,6 +18,8 @@ export type ResponseEvent =
 export interface ResponseLimits {
   /** Status line and headers, in bytes. */
   readonly maxHead: number;
+  /** One line of the head (a Location, a cookie), in bytes. */
+  readonly maxLine: number;
 }
 
 /** A chunk-size line is hex digits and extensions; nobody needs a long one. */
@@ -94,6 +96,8 @@ export class HttpResponseReader {
     if (end > this.#limits.maxHead) return this.#finish({ kind: "error", reason: "response head too large" });
     const lines = latin1(this.#pending.subarray(0, end)).split(/\r?\n/);
     this.#pending = this.#pending.subarray(end);
+    const long = lines.find((line) => line.length > this.#limits.maxLine);
+    if (long !== undefined) return this.#finish({ kind: "error", reason: `response header line too long: ${long.length} bytes, at most ${this.#limits.maxLine}` });
     const status = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0] ?? "");
     if (!status) return this.#finish({ kind: "error", reason: "malformed status line" });
     const code = Number(status[1]);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseHttpUrl } from "./http-url.ts";
+import { MAX_URL_LENGTH, parseHttpUrl } from "./http-url.ts";
 
 describe("ESP32 download URLs", () => {
   it("splits host, port, Host header and request path", () => {
@@ -17,5 +17,12 @@ describe("ESP32 download URLs", () => {
     assert.match(String(parseHttpUrl("http://h:0/")), /bad port/);
     assert.match(String(parseHttpUrl("http://h:70000/")), /bad port/);
     assert.match(String(parseHttpUrl("http://%zz@h/")), /malformed user name/);
+    assert.equal(parseHttpUrl("http://h:80:81/x"), "http://h:80:81/x: not an http:// URL");
+  });
+  it(`takes URLs of up to ${MAX_URL_LENGTH} characters and says how long a longer one is`, () => {
+    const longest = "http://h/" + "p".repeat(MAX_URL_LENGTH - 9);
+    assert.equal((parseHttpUrl(longest) as { path: string }).path.length, MAX_URL_LENGTH - 8);
+    assert.equal(parseHttpUrl(longest + "p"), `URL is too long: ${MAX_URL_LENGTH + 1} characters, at most ${MAX_URL_LENGTH}`);
+    assert.equal(parseHttpUrl("ftp://h/" + "p".repeat(5000)), `URL is too long: 5008 characters, at most ${MAX_URL_LENGTH}`);
   });
 });

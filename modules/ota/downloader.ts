@@ -5,6 +5,7 @@
 // updater's progress watchdog, not a fixed total.
 
 import type { HttpClientPort } from "platform/ports";
+import { parseHttpUrl } from "net/http-url";
 import { UpdateCode, UpdateError } from "ota/update-error";
 import { log } from "sys/log";
 
@@ -26,6 +27,16 @@ export interface DownloadOptions {
 }
 
 const REDIRECTS = [301, 302, 303, 307, 308];
+
+/**
+ * Why `url` cannot be downloaded (not http://, longer than MAX_URL_LENGTH, a
+ * bad port, ...), or undefined when it can: asked before anything is started
+ * or sent for it.
+ */
+export function urlRefusal(url: string): string | undefined {
+  const target = parseHttpUrl(url);
+  return typeof target === "string" ? target : undefined;
+}
 
 /** `location` resolved against `base` (absolute URL, absolute path, or relative path). */
 export function resolveUrl(base: string, location: string): string {
@@ -60,8 +71,9 @@ export class Download {
     this.#start(true);
   }
 
-  /** Stop without reporting (the update already ended for another reason). */
+  /** Stop without reporting (the update already ended for another reason). Once is enough: later calls do nothing. */
   cancel(): void {
+    if (this.#finished) return;
     this.#finished = true;
     this.#request?.cancel();
   }
@@ -90,8 +102,11 @@ export class Download {
       const location = headers["location"];
       if (!location) return this.#finish(UpdateError.httpStatus(status));
       if (++this.#redirects > this.#options.maxRedirects) return this.#finish(new UpdateError(UpdateCode.FAILED, "too many redirects"));
+      const next = resolveUrl(this.#url, location);
+      const refusal = urlRefusal(next);
+      if (refusal) return this.#finish(new UpdateError(UpdateCode.CONNECT_FAILED, `redirected to an unusable URL: ${refusal}`));
       this.#request!.cancel();
-      this.#url = resolveUrl(this.#url, location);
+      this.#url = next;
       return this.#start(usedRange);
     }
     if (status === 304) return this.#finish(new UpdateError(UpdateCode.NOT_MODIFIED));

@@ -7,8 +7,8 @@ import { argsObject, optionalBoolean, optionalInteger, optionalString, type Args
 import type { HttpClientPort, SlotsPort } from "platform/ports";
 import { log } from "sys/log";
 import type { BootState, BootStatePolicy } from "ota/boot-state";
-import { Download } from "ota/downloader";
-import { UpdateError } from "ota/update-error";
+import { Download, urlRefusal } from "ota/downloader";
+import { UpdateCode, UpdateError } from "ota/update-error";
 import type { Updater } from "ota/updater";
 
 export interface OtaServiceDeps {
@@ -42,6 +42,11 @@ function commitTimeoutArg(args: Args, keepAllowed = false): number | undefined {
   return value;
 }
 
+/** OTA.Update's error reply: the code, and "<code> <message>" as Mongoose OS words it. */
+function updateRpcError(e: UpdateError): RpcError {
+  return new RpcError(e.code, `${e.code} ${e.message}`);
+}
+
 export function installOtaService(rpc: Dispatcher, deps: OtaServiceDeps): void {
   const { boot, updater } = deps;
 
@@ -65,12 +70,17 @@ export function installOtaService(rpc: Dispatcher, deps: OtaServiceDeps): void {
     const url = args && args.url;
     if (!args || typeof url !== "string" || url === "") throw new RpcError(-1, "Malformed request");
     const options = startUpdate(args, undefined);
+    // A URL the download cannot use is refused before the update starts (Mongoose
+    // OS's "Failed to connect"): no slot is touched, and a long one is not logged.
+    const refusal = urlRefusal(url);
+    if (refusal) throw updateRpcError(new UpdateError(UpdateCode.CONNECT_FAILED, refusal));
     return new Promise<null>((resolve, reject) => {
       let download: Download | undefined;
-      const fail = (e: UpdateError) => reject(new RpcError(e.code, `${e.code} ${e.message}`));
+      const fail = (e: UpdateError) => reject(updateRpcError(e));
+      // Each failure path replies first: a throw in the cleanup after it must not cost the caller its answer.
       updater.begin(options, (e) => {
-        download?.cancel();
         fail(e);
+        download?.cancel();
       });
       log.info("ota", `downloading ${url}`);
       download = new Download(
@@ -87,9 +97,9 @@ export function installOtaService(rpc: Dispatcher, deps: OtaServiceDeps): void {
         },
         (error) => {
           if (error) {
+            fail(error);
             // Failures inside feed() have already ended the update; others end it here.
             updater.abort(error);
-            fail(error);
             return;
           }
           try {

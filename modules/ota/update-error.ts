@@ -31,7 +31,10 @@
 // |  -35 | Bootloader update is not supported                       | manifest: boot part, update: true  |
 // |  -36 | Image does not fit the slot                              | updater: before anything is erased |
 // |  -37 | Not Modified                                             | download: HTTP 304                 |
-// |  -38 | Failed to connect                                        | download: no connection, dropped   |
+// |  -38 | Failed to connect                                        | download: no connection, dropped;  |
+// |      |                                                          | a URL or redirect it cannot use    |
+// |      |                                                          | (not http://, over 2048 chars, bad |
+// |      |                                                          | port), refused before any request  |
 // | -1xx.. -5xx | Invalid HTTP response code                        | download: -<HTTP status>           |
 //
 // -1 is left alone: Mongoose OS used it both for "Failed to create file" and as
