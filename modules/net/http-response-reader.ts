@@ -9,6 +9,7 @@ import { joinBytes, latin1 } from "net/http-request-reader";
 
 export type ResponseEvent =
   /** Header names lower-case; repeated headers joined with ", ". */
+  /** `headers`: those the board reads (RESPONSE_HEADERS), by lower-case name. */
   | { readonly kind: "head"; readonly status: number; readonly headers: Readonly<Record<string, string>> }
   /** Body bytes: valid until the next push. */
   | { readonly kind: "data"; readonly bytes: Uint8Array }
@@ -31,6 +32,9 @@ type Framing =
   | { readonly kind: "chunked"; state: "size" | "data" | "data-end" | "trailer"; remaining: number }
   | { readonly kind: "close" }
   | { readonly kind: "none" };
+
+/** The response headers the board acts on; a head's `headers` holds only these. */
+const RESPONSE_HEADERS = ["content-length", "content-range", "location", "transfer-encoding"];
 
 export class HttpResponseReader {
   readonly #limits: ResponseLimits;
@@ -107,6 +111,8 @@ export class HttpResponseReader {
       const colon = line.indexOf(":");
       if (colon <= 0) return this.#finish({ kind: "error", reason: "malformed header line" });
       const name = line.slice(0, colon).trim().toLowerCase();
+      // A server's other header names would stay in the board's memory for good (sys/names).
+      if (RESPONSE_HEADERS.indexOf(name) < 0) continue;
       const value = line.slice(colon + 1).trim();
       headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
     }
