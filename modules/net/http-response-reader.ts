@@ -8,8 +8,7 @@
 import { joinBytes, latin1 } from "net/http-request-reader";
 
 export type ResponseEvent =
-  /** Header names lower-case; repeated headers joined with ", ". */
-  /** `headers`: those the board reads (RESPONSE_HEADERS), by lower-case name. */
+  /** `headers`: those the board reads (RESPONSE_HEADERS), by lower-case name; repeated headers joined with ", ". */
   | { readonly kind: "head"; readonly status: number; readonly headers: Readonly<Record<string, string>> }
   /** Body bytes: valid until the next push. */
   | { readonly kind: "data"; readonly bytes: Uint8Array }
