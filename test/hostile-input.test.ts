@@ -254,6 +254,21 @@ describe("hostile input through the real channels (board on a trial image)", fun
       await assertUnharmed("MQTT, 10 KB");
     });
 
+    it("MQTT: 30 messages over the limit at QoS 1 are each acknowledged, so the broker keeps delivering", async () => {
+      const client = await mqtt.connectAsync(mosquitto.url);
+      const id = ((await bench.rpc.call("Sys.GetInfo")) as { id: string }).id;
+      // mosquitto holds back what follows 20 unacknowledged messages.
+      for (let i = 0; i < 30; i++) await client.publishAsync(`${id}/rpc`, "x".repeat(10_000), { qos: 1 });
+      const replies: string[] = [];
+      await client.subscribeAsync("probe/rpc");
+      client.on("message", (_topic, payload) => replies.push(String(payload)));
+      await client.publishAsync(`${id}/rpc`, '{"id":5,"src":"probe","method":"RPC.Ping"}', { qos: 1 });
+      for (let i = 0; i < 100 && replies.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      await client.endAsync();
+      assert.match(replies[0] ?? "no reply", /"id":5,.*"channel_info"/);
+      await assertUnharmed("MQTT, QoS 1 over the limit");
+    });
+
     it("MQTT: a frame nested 2,000 deep (under 4 KB) is dropped with a log line", async () => {
       const log = await mqttConsole(`{"id":1,"src":"x","method":"RPC.Ping","params":${"[".repeat(2000)}${"]".repeat(2000)}}`, /MQTT: frame dropped/);
       assert.match(log, /rpc: MQTT: frame dropped: JSON nested deeper than 16/);
@@ -285,9 +300,8 @@ describe("hostile input through the real channels (board on a trial image)", fun
   });
 });
 
-// On a fresh board: after the cases above, the virtual board's XS heap has
-// grown to their peak (its areas are not given back), and a download on top
-// of that ran out of memory (left open: see the note of issue 12).
+// On a fresh, committed board: the board above runs a trial image, which
+// refuses any new update (mos-rpc.md §1.2) before a package is read.
 describe("hostile packages (fresh board)", function () {
   this.timeout(60_000);
   let bench: Bench;
@@ -301,7 +315,7 @@ describe("hostile packages (fresh board)", function () {
     try {
       await assert.rejects(
         bench.rpc.call("OTA.Update", { url: `${deep.url}/deep.zip` }),
-        (e: unknown) => e instanceof RemoteError && e.code === -31 && /nested deeper than 16/.test(e.remoteMessage),
+        (e: unknown) => e instanceof RemoteError && e.code === -31 && /nested deeper than 8/.test(e.remoteMessage),
       );
       assert.deepEqual(await bench.rpc.call("OTA.GetBootState"), committed);
       await assert.rejects(

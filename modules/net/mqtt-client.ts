@@ -212,8 +212,10 @@ class Connection {
     for (let event = this.#reader.next(); event && !this.#closed; event = this.#reader.next()) {
       if (event.kind === "error") return this.#lose(`${this.broker}: ${event.reason}`);
       this.#pinged = false;
-      if (event.kind === "oversize") log.warn("mqtt", `dropped a message of ${event.length} bytes: more than ${MAX_PACKET}`);
-      else this.#packet(event.packet);
+      if (event.kind === "oversize") {
+        log.warn("mqtt", `dropped a message of ${event.length} bytes: more than ${MAX_PACKET}`);
+        if (event.packetId !== undefined) this.send(encodePuback(event.packetId));
+      } else this.#packet(event.packet);
     }
   }
 

@@ -121,6 +121,23 @@ describe("MQTT 3.1.1 packets", () => {
     ]);
   });
 
+  it("gives the packet id of a QoS 1 message over the limit, which still needs its PUBACK, split anywhere", () => {
+    const big = theirs({ cmd: "publish", topic: "esp32_1/rpc", payload: Buffer.alloc(20_000, 0x42), qos: 1, messageId: 77, dup: false, retain: false });
+    for (const step of [1, 5, 13, 1460]) {
+      const reader = new MqttReader(4 * 1024);
+      const events: MqttReadEvent[] = [];
+      for (let at = 0; at < big.length; at += step) {
+        reader.push(big.subarray(at, at + step));
+        events.push(...readAll(reader));
+      }
+      assert.deepEqual(events, [{ kind: "oversize", type: MqttType.PUBLISH, length: big.length - 4, packetId: 77 }], `split every ${step}`);
+    }
+    const longTopic = theirs({ cmd: "publish", topic: "t".repeat(5000), payload: Buffer.alloc(10), qos: 1, messageId: 1, dup: false, retain: false });
+    const reader = new MqttReader(4 * 1024);
+    reader.push(longTopic);
+    assert.deepEqual(reader.next(), { kind: "error", reason: "a topic of 5000 bytes" });
+  });
+
   it("gives up on a stream that is not MQTT", () => {
     const reader = new MqttReader(1024);
     reader.push(Uint8Array.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));

@@ -58,8 +58,12 @@ export type MqttPacket =
 
 export type MqttReadEvent =
   | { readonly kind: "packet"; readonly packet: MqttPacket }
-  /** A packet over the limit, skipped whole: its type and length. */
-  | { readonly kind: "oversize"; readonly type: number; readonly length: number }
+  /**
+   * A packet over the limit, skipped whole: its type and length, and the
+   * packet id of a QoS 1 PUBLISH, which still needs its PUBACK (the broker
+   * stops sending once its window of unacknowledged messages is full).
+   */
+  | { readonly kind: "oversize"; readonly type: number; readonly length: number; readonly packetId?: number }
   /** The stream is not MQTT any more: the connection must go. */
   | { readonly kind: "error"; readonly reason: string };
 
@@ -171,10 +175,20 @@ export class MqttReader {
     if (typeof header === "string") return this.#fail(header);
     const { first, length, size } = header;
     if (length > this.#maxPacket) {
+      const type = first >> 4;
+      let packetId: number | undefined;
+      if (type === MqttType.PUBLISH && ((first >> 1) & 3) > 0) {
+        // The packet id follows the topic: wait for both, which the limit bounds.
+        if (this.#pendingLength < size + 2) return undefined;
+        const topicLength = (this.#byteAt(size)! << 8) | this.#byteAt(size + 1)!;
+        if (topicLength + 4 > this.#maxPacket) return this.#fail(`a topic of ${topicLength} bytes`);
+        if (this.#pendingLength < size + topicLength + 4) return undefined;
+        packetId = (this.#byteAt(size + 2 + topicLength)! << 8) | this.#byteAt(size + 3 + topicLength)!;
+      }
       this.#consume(size);
       this.#skipping = length;
       this.#skip();
-      return { kind: "oversize", type: first >> 4, length };
+      return packetId === undefined ? { kind: "oversize", type, length } : { kind: "oversize", type, length, packetId };
     }
     if (this.#pendingLength < size + length) return undefined;
     this.#consume(size);

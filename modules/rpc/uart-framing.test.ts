@@ -126,5 +126,7 @@ describe("UART framing (device side)", () => {
   it("keeps replies ASCII: non-ASCII characters become \\u escapes", () => {
     assert.equal(asciiJson('{"s":"héllo ✓"}'), '{"s":"h\\u00e9llo \\u2713"}');
     assert.deepEqual(JSON.parse(asciiJson('{"s":"héllo ✓"}')), { s: "héllo ✓" });
+    // Outside the BMP: two escaped code units (surrogates), as JSON.stringify's readers expect.
+    assert.equal(asciiJson('{"s":"😀"}'), '{"s":"\\ud83d\\ude00"}');
   });
 });

@@ -167,5 +167,16 @@ function ascii(bytes: Uint8Array): string {
  * within the bytes a mos-style receiver accepts and the CRC over chars exact.
  */
 export function asciiJson(json: string): string {
-  return json.replace(/[\u0080-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+  // By code unit, not by regular expression: XS 13.3's /[\u0080-\uffff]/
+  // passes a character outside the BMP through whole, and the UART's
+  // one-byte-per-char buffer then wrote it as a NUL.
+  let ascii = "";
+  let from = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c < 0x80) continue;
+    ascii += json.slice(from, i) + "\\u" + c.toString(16).padStart(4, "0");
+    from = i + 1;
+  }
+  return from === 0 ? json : ascii + json.slice(from);
 }
