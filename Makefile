@@ -73,6 +73,8 @@ build: setup typecheck vboard
 test: build
 	$(MAKE) -s -C host/vboard/idf test
 	npx mocha
+	$(MAKE) -s fuzz-replay
+	$(MAKE) -s fuzz FUZZ_MODE=short FUZZ_OUT=build/fuzz/fuzz.json
 	$(MAKE) -s hil
 	@if [ "$(VBOARD_BITS)" = 32 ]; then \
 	  echo "HIL suite on the 64-bit virtual board:"; \
@@ -92,10 +94,12 @@ bench: build
 # mosquitto) and fw.zip packages through OTA.Update and the push API
 # (host/fuzz/run.ts). FUZZ_MODE=short (CI: about 3 minutes) or long (by hand:
 # 10,000 cases per transport, about 40 minutes); FUZZ_SEED picks the run.
-# Results in bench/results/fuzz.json, inputs of findings in build/fuzz/findings/.
-# fuzz-replay delivers the kept findings (host/fuzz/regressions/) again.
+# Results in FUZZ_OUT (bench/results/fuzz.json; make test keeps its run in
+# build/), inputs of findings in build/fuzz/findings/. fuzz-replay delivers
+# the kept findings (host/fuzz/regressions/) again. make test runs both.
 FUZZ_MODE ?= short
 FUZZ_SEED ?= 1
+FUZZ_OUT ?= bench/results/fuzz.json
 .PHONY: fuzz fuzz-replay
 fuzz: build
 	@mkdir -p build/fuzz/native; status=0; \
@@ -103,7 +107,7 @@ fuzz: build
 	  host/fuzz/native/run.sh --$(FUZZ_MODE) --seed $(FUZZ_SEED) | tee build/fuzz/native/run.log; \
 	  [ $${PIPESTATUS[0]} = 0 ] || status=1; \
 	  tail -1 build/fuzz/native/run.log > build/fuzz/native/summary.json; fi; \
-	npx tsx host/fuzz/run.ts --mode $(FUZZ_MODE) --seed $(FUZZ_SEED) || status=1; \
+	npx tsx host/fuzz/run.ts --mode $(FUZZ_MODE) --seed $(FUZZ_SEED) --out $(FUZZ_OUT) || status=1; \
 	exit $$status
 
 fuzz-replay: build
