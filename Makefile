@@ -92,7 +92,7 @@ bench: build
 # targets (host/fuzz/native/) first, then every RPC channel of the virtual
 # board through its real transport (UART, HTTP, WebSocket, MQTT via
 # mosquitto) and fw.zip packages through OTA.Update and the push API
-# (host/fuzz/run.ts). FUZZ_MODE=short (CI: about 3 minutes) or long (by hand:
+# (host/fuzz/run.ts). FUZZ_MODE=short (CI: about 1.5 minutes) or long (by hand:
 # 10,000 cases per transport, about 40 minutes); FUZZ_SEED picks the run.
 # Results in FUZZ_OUT (bench/results/fuzz.json; make test keeps its run in
 # build/), inputs of findings in build/fuzz/findings/. fuzz-replay delivers
