@@ -69,6 +69,8 @@ const SEGMENT_DATA = 2;
 const PADDING = 3;
 const HASH = 4;
 const DONE = 5;
+/** Sizes of the parts gathered into the check's buffer, by part (0: not gathered). */
+const GATHERED = [IMAGE_HEADER_SIZE, SEGMENT_HEADER_SIZE, 0, 0, HASH_SIZE];
 
 export interface AppImageCheckOptions {
   /** The part's file name, which messages start with (xs-ota.bin). */
@@ -81,18 +83,12 @@ export interface AppImageCheckOptions {
 }
 
 export class AppImageCheck {
-  readonly #name: string;
-  readonly #size: number;
-  readonly #chipId: number | undefined;
-  readonly #checksumOf: ImageChecksum;
-  /** The header, then each segment header, then the appended hash. */
+  readonly #options: AppImageCheckOptions;
+  /** The header, then each segment header, then the appended SHA-256. */
   readonly #buffer = new Uint8Array(HASH_SIZE);
-  readonly #fields = new DataView(this.#buffer.buffer);
   #part = HEADER;
-  /** Bytes of the current header or hash gathered into #buffer. */
-  #fill = 0;
-  /** Bytes of the current segment's data or of the padding still to come. */
-  #remaining = 0;
+  /** Bytes of the current part still to come. */
+  #need = IMAGE_HEADER_SIZE;
   /** Image offset of the next byte. */
   #offset = 0;
   #segments = 0;
@@ -106,10 +102,7 @@ export class AppImageCheck {
 
   /** Throws when the file cannot even hold an image header. */
   constructor(options: AppImageCheckOptions) {
-    this.#name = options.name;
-    this.#size = options.size;
-    this.#chipId = options.chipId;
-    this.#checksumOf = options.checksum;
+    this.#options = options;
     if (options.size < IMAGE_HEADER_SIZE) {
       this.#refuse(`is ${options.size} bytes, shorter than an app image header (${IMAGE_HEADER_SIZE})`);
     }
@@ -124,9 +117,16 @@ export class AppImageCheck {
   push(bytes: Uint8Array): void {
     let at = 0;
     while (at < bytes.length && this.#part !== DONE) {
-      const taken = this.#step(bytes, at);
-      at += taken;
-      this.#offset += taken;
+      const n = Math.min(this.#need, bytes.length - at);
+      const piece = bytes.subarray(at, at + n);
+      if (this.#part === SEGMENT_DATA) this.#checksum = this.#options.checksum(piece, this.#checksum);
+      else if (this.#part !== PADDING) this.#buffer.set(piece, GATHERED[this.#part]! - this.#need);
+      // The magic first, as esp_ota_write does: a file that is no image is told so at once.
+      if (this.#part === HEADER && this.#buffer[0] !== MAGIC) this.#refuse(`is not an ESP32 app image: first byte ${hex(this.#buffer[0]!)}, expected ${hex(MAGIC)}`);
+      at += n;
+      this.#offset += n;
+      this.#need -= n;
+      if (this.#need === 0) this.#partComplete(bytes[at - 1]!);
     }
   }
 
@@ -141,104 +141,70 @@ export class AppImageCheck {
     }
   }
 
-  #step(bytes: Uint8Array, at: number): number {
+  /** `last`: the part's last byte. */
+  #partComplete(last: number): void {
+    const buffer = this.#buffer;
     switch (this.#part) {
       case HEADER: {
-        const n = this.#gather(bytes, at, IMAGE_HEADER_SIZE);
-        // The magic first, as esp_ota_write does: a file that is no image is told so at once.
-        if (this.#buffer[0] !== MAGIC) this.#refuse(`is not an ESP32 app image: first byte ${hex(this.#buffer[0]!)}, expected ${hex(MAGIC)}`);
-        if (this.#fill === IMAGE_HEADER_SIZE) this.#headerComplete();
-        return n;
+        const { name, chipId } = this.#options;
+        const found = chipIdOf(buffer);
+        if (chipId !== undefined && found !== chipId) {
+          throw new UpdateError(UpdateCode.WRONG_PLATFORM, `${name} is built for chip id ${found} (${chipName(found)}), this board is ${chipId} (${chipName(chipId)})`);
+        }
+        this.#segments = buffer[1]!;
+        if (this.#segments > MAX_SEGMENTS) this.#refuse(`has ${this.#segments} segments, at most ${MAX_SEGMENTS}`);
+        this.#hashAppended = buffer[HASH_APPENDED_OFFSET] !== 0;
+        this.#nextSegment();
+        return;
       }
       case SEGMENT_HEADER: {
-        const n = this.#gather(bytes, at, SEGMENT_HEADER_SIZE);
-        if (this.#fill === SEGMENT_HEADER_SIZE) this.#segmentHeaderComplete(this.#offset + n);
-        return n;
+        const length = new DataView(buffer.buffer).getUint32(4, true);
+        const which = `segment ${this.#segment}`;
+        if (length % 4 !== 0 || length >= MAX_SEGMENT_LENGTH) {
+          this.#refuse(`${which} is ${length} bytes; a segment is a multiple of 4 bytes, below 16 MB`);
+        }
+        if (this.#offset + length > this.#options.size) {
+          this.#refuse(`${which} (${length} bytes at offset ${this.#offset}) runs past the end of the file (${this.#options.size} bytes)`);
+        }
+        this.#segment++;
+        this.#part = SEGMENT_DATA;
+        this.#need = length;
+        if (length === 0) this.#nextSegment();
+        return;
       }
-      case SEGMENT_DATA: {
-        const n = Math.min(this.#remaining, bytes.length - at);
-        this.#checksum = this.#checksumOf(bytes.subarray(at, at + n), this.#checksum);
-        this.#remaining -= n;
-        if (this.#remaining === 0) this.#nextSegment(this.#offset + n);
-        return n;
-      }
-      case PADDING: {
-        const n = Math.min(this.#remaining, bytes.length - at);
-        this.#remaining -= n;
+      case SEGMENT_DATA:
+        this.#nextSegment();
+        return;
+      case PADDING:
         // Zero padding up to a 16-byte boundary; its last byte is the checksum.
-        if (this.#remaining === 0) {
-          this.#storedChecksum = bytes[at + n - 1]!;
-          this.#part = this.#hashAppended ? HASH : DONE;
-        }
-        return n;
-      }
-      default: {
-        const n = this.#gather(bytes, at, HASH_SIZE);
-        if (this.#fill === HASH_SIZE) {
-          this.#appended = { length: this.#offset + n - HASH_SIZE, hex: hexBytes(this.#buffer) };
-          this.#part = DONE;
-        }
-        return n;
-      }
+        this.#storedChecksum = last;
+        this.#part = this.#hashAppended ? HASH : DONE;
+        this.#need = HASH_SIZE;
+        return;
+      default:
+        this.#appended = { length: this.#offset - HASH_SIZE, hex: hexBytes(buffer) };
+        this.#part = DONE;
     }
   }
 
-  /** Copies what the current part still needs of bytes[at..] into #buffer; returns how many bytes. */
-  #gather(bytes: Uint8Array, at: number, partSize: number): number {
-    const n = Math.min(partSize - this.#fill, bytes.length - at);
-    this.#buffer.set(bytes.subarray(at, at + n), this.#fill);
-    this.#fill += n;
-    return n;
-  }
-
-  #headerComplete(): void {
-    const header = this.#buffer;
-    const chipId = chipIdOf(header);
-    if (this.#chipId !== undefined && chipId !== this.#chipId) {
-      throw new UpdateError(
-        UpdateCode.WRONG_PLATFORM,
-        `${this.#name} is built for chip id ${chipId} (${chipName(chipId)}), this board is ${this.#chipId} (${chipName(this.#chipId)})`,
-      );
-    }
-    this.#segments = header[1]!;
-    if (this.#segments > MAX_SEGMENTS) this.#refuse(`has ${this.#segments} segments, at most ${MAX_SEGMENTS}`);
-    this.#hashAppended = header[HASH_APPENDED_OFFSET] !== 0;
-    this.#nextSegment(IMAGE_HEADER_SIZE);
-  }
-
-  /** `dataOffset`: where the segment's data starts in the image. */
-  #segmentHeaderComplete(dataOffset: number): void {
-    const length = this.#fields.getUint32(4, true);
-    const which = `segment ${this.#segment}`;
-    if (length % 4 !== 0 || length >= MAX_SEGMENT_LENGTH) {
-      this.#refuse(`${which} is ${length} bytes; a segment is a multiple of 4 bytes, below 16 MB`);
-    }
-    if (dataOffset + length > this.#size) {
-      this.#refuse(`${which} (${length} bytes at offset ${dataOffset}) runs past the end of the file (${this.#size} bytes)`);
-    }
-    this.#segment++;
-    this.#part = SEGMENT_DATA;
-    this.#remaining = length;
-    if (length === 0) this.#nextSegment(dataOffset);
-  }
-
-  /** `offset`: where the next segment header, or the padding, starts. */
-  #nextSegment(offset: number): void {
-    this.#fill = 0;
+  /** The next segment's header, or after the last segment the padding. */
+  #nextSegment(): void {
     if (this.#segment < this.#segments) {
       this.#part = SEGMENT_HEADER;
+      this.#need = SEGMENT_HEADER_SIZE;
       return;
     }
+    const offset = this.#offset;
     this.#part = PADDING;
-    this.#remaining = ((offset + 1 + 15) & ~15) - offset;
-    const end = offset + this.#remaining + (this.#hashAppended ? HASH_SIZE : 0);
-    if (end > this.#size) {
-      this.#refuse(`ends at ${this.#size} bytes, before its checksum${this.#hashAppended ? " and SHA-256" : ""} (the image needs ${end})`);
+    this.#need = ((offset + 1 + 15) & ~15) - offset;
+    const end = offset + this.#need + (this.#hashAppended ? HASH_SIZE : 0);
+    if (end > this.#options.size) {
+      this.#refuse(`ends at ${this.#options.size} bytes, before its checksum${this.#hashAppended ? " and SHA-256" : ""} (the image needs ${end})`);
     }
   }
 
   #refuse(what: string): never {
-    throw new UpdateError(UpdateCode.INVALID_IMAGE, `${this.#name} ${what}`);
+    throw new UpdateError(UpdateCode.INVALID_IMAGE, `${this.#options.name} ${what}`);
   }
 }
 
