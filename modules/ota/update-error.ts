@@ -39,6 +39,11 @@
 // |      |                                                          | checksum                           |
 // | -1xx.. -5xx | Invalid HTTP response code                        | download: -<HTTP status>           |
 //
+// "image:" is the app image check (ota/image-check): the faults ESP-IDF
+// reports all as ESP_ERR_OTA_VALIDATE_FAILED, told apart. A wrong chip is
+// -5, the package being for another device as a wrong platform is; a wrong
+// appended SHA-256 is -10, a digest that differs as the manifest's does.
+//
 // -1 is left alone: Mongoose OS used it both for "Failed to create file" and as
 // the catch-all of its 2017 replies, so it would be ambiguous.
 
