@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type http from "node:http";
 import { RemoteError } from "../host/client/rpc-client.ts";
 import { MAX_URL_LENGTH } from "../modules/net/http-url.ts";
-import { file, servePackages, startBench, testFirmware, type Bench, type PackageServer, type Serve } from "./ota-rig.ts";
+import { faultyImagePackage, file, servePackages, startBench, testFirmware, type Bench, type PackageServer, type Serve } from "./ota-rig.ts";
 
 const info = async (b: Bench) => ((await b.rpc.call("Sys.GetInfo")) as { fw_version: string }).fw_version;
 
@@ -151,6 +151,14 @@ describe("OTA.Update downloads", function () {
     await expectRunning("a 300-character host name");
     // The refusal reached the download as an error, not as a throw in a timer callback.
     assert.doesNotMatch(bench.console(), /E \(\d+\) http-get:/);
+  });
+
+  it("names what is wrong with an invalid app image, keeps v1, and takes a good package next", async () => {
+    server = await servePackages({ "/s3.zip": file(await faultyImagePackage("chip")), "/sha.zip": file(await faultyImagePackage("sha256")), "/fw.zip": file(zip) });
+    const update = (path: string) => bench.rpc.call("OTA.Update", { url: `${server!.url}${path}`, commit_timeout: 0 });
+    await expectRefused(update("/s3.zip"), -5, /^-5 Wrong platform: xs-ota\.bin is built for chip id 9 \(ESP32-S3\), this board is 0 \(ESP32\)$/);
+    await expectRefused(update("/sha.zip"), -10, /^-10 Digest mismatch: xs-ota\.bin SHA-256 differs from the one appended to the image: appended [0-9a-f]{64}, computed [0-9a-f]{64}$/);
+    await expectApplied(update("/fw.zip"));
   });
 
   it("gives up on a server that keeps dropping the connection", async () => {

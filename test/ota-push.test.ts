@@ -8,13 +8,15 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { SerialPort } from "serialport";
 import { RemoteError } from "../host/client/rpc-client.ts";
+import { IMAGE_HASH_SIZE, parseAppImage } from "../host/fwpack/app-image.ts";
 import { buildFwZip } from "../host/fwpack/fw-zip.ts";
 import { openPtyPair } from "./pty-pair.ts";
 import { runCli } from "./run-cli.ts";
-import { startBench, testFirmware, type Bench } from "./ota-rig.ts";
+import { faultyImagePackage, startBench, testFirmware, type Bench, type ImageFault } from "./ota-rig.ts";
 
 const info = async (b: Bench) => (await b.rpc.call("Sys.GetInfo")) as { fw_version: string };
 const bootState = (b: Bench) => b.rpc.call("OTA.GetBootState");
+const V1_COMMITTED = { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 };
 
 /** An HTTP proxy in front of the board that loses the reply to the Nth OTA.Write (1-based). */
 async function lossyProxy(target: string, loseWrite: number) {
@@ -63,6 +65,15 @@ describe("xs-ota ota (push) on the virtual board", function () {
     const booted = bench.nextBoot();
     await bench.board.advanceClock(200);
     await booted;
+  }
+
+  /** Push `zip` the way mos ota does; resolves with OTA.End's outcome. */
+  async function push(zip: Buffer): Promise<unknown> {
+    await bench.rpc.call("OTA.Begin", { size: zip.length });
+    for (let offset = 0; offset < zip.length; offset += 2048) {
+      await bench.rpc.call("OTA.Write", { offset, data: zip.subarray(offset, offset + 2048).toString("base64") });
+    }
+    return bench.rpc.call("OTA.End");
   }
 
   it("updates over HTTP, pending with the commit timeout given", async () => {
@@ -140,14 +151,6 @@ describe("xs-ota ota (push) on the virtual board", function () {
   });
 
   describe("when the target slot already holds the package's image (no rewrite)", () => {
-    /** Push `zip` the way mos ota does; resolves with OTA.End's outcome. */
-    async function push(zip: Buffer): Promise<unknown> {
-      await bench.rpc.call("OTA.Begin", { size: zip.length });
-      for (let offset = 0; offset < zip.length; offset += 2048) {
-        await bench.rpc.call("OTA.Write", { offset, data: zip.subarray(offset, offset + 2048).toString("base64") });
-      }
-      return bench.rpc.call("OTA.End");
-    }
     /** Where the central directory starts: every entry's data lies before it. */
     const centralDirectory = (zip: Buffer) => zip.readUInt32LE(zip.length - 22 + 16);
 
@@ -174,6 +177,64 @@ describe("xs-ota ota (push) on the virtual board", function () {
     it("takes the intact package without rewriting the slot", async () => {
       assert.equal(await push((await testFirmware()).v1.zip), null);
       assert.doesNotMatch(bench.console(), /update failed/);
+    });
+  });
+
+  describe("refuses an invalid app image, saying what is wrong", () => {
+    const byte = (n: number) => `0x${n.toString(16).toUpperCase().padStart(2, "0")}`;
+
+    /** The code and message each fault of faultyImagePackage() is refused with: v2's own values against the changed ones. */
+    async function refusal(fault: ImageFault): Promise<[number, string]> {
+      const { app } = (await testFirmware()).v2;
+      const hashed = parseAppImage(app).imageLength - IMAGE_HASH_SIZE;
+      const sha256 = app.subarray(hashed, hashed + IMAGE_HASH_SIZE);
+      switch (fault) {
+        case "magic":
+          return [-39, "Invalid app image: xs-ota.bin is not an ESP32 app image: first byte 0x12, expected 0xE9"];
+        case "chip":
+          return [-5, "Wrong platform: xs-ota.bin is built for chip id 9 (ESP32-S3), this board is 0 (ESP32)"];
+        case "checksum":
+          return [-39, `Invalid app image: xs-ota.bin checksum ${byte(app[hashed - 1]! ^ 0xff)}, computed ${byte(app[hashed - 1]!)}`];
+        case "sha256": {
+          const appended = Buffer.from(sha256);
+          appended[0]! ^= 0x01;
+          const detail = `appended ${appended.toString("hex")}, computed ${sha256.toString("hex")}`;
+          return [-10, `Digest mismatch: xs-ota.bin SHA-256 differs from the one appended to the image: ${detail}`];
+        }
+      }
+    }
+
+    for (const fault of ["magic", "chip", "checksum", "sha256"] as const) {
+      it(`${fault}: the error names it, v1 keeps running with its boot state, and a good update follows`, async () => {
+        const [code, message] = await refusal(fault);
+        await assert.rejects(push(await faultyImagePackage(fault)), (e: unknown) => {
+          assert.ok(e instanceof RemoteError, String(e));
+          assert.deepEqual([e.code, e.remoteMessage], [code, message]);
+          return true;
+        });
+        assert.deepEqual(await bootState(bench), V1_COMMITTED);
+        const status = (await bench.rpc.call("OTA.Status")) as { state: number; message: string };
+        assert.deepEqual([status.state, status.message], [2, message]);
+        assert.equal((await info(bench)).fw_version, "1.0.0");
+        assert.equal(await push((await testFirmware()).v2.zip), null);
+        await rebootIntoUpdate();
+        assert.equal((await info(bench)).fw_version, "2.0.0");
+      });
+    }
+
+    it("a file that is no image, or one for another chip, is refused before the slot is erased", async () => {
+      // A snapshot in slot 1 shows whether the refused updates touched the slot.
+      assert.deepEqual(await bench.rpc.call("OTA.CreateSnapshot"), { slot: 1 });
+      for (const fault of ["magic", "chip"] as const) {
+        const file = path.join(bench.dir, `${fault}.zip`);
+        fs.writeFileSync(file, await faultyImagePackage(fault));
+        // --force: the CLI would refuse the package itself, as the device does.
+        const r = await runCli(["--port", bench.board.httpUrl, "ota", file, "--force"]);
+        assert.equal(r.code, 1);
+        const [code, message] = await refusal(fault);
+        assert.ok(r.stderr.includes(`remote error ${code}: ${message}`), r.stderr);
+      }
+      assert.equal(await bench.rpc.call("OTA.SetBootState", { revert_slot: 1 }), null);
     });
   });
 

@@ -2,6 +2,7 @@
 // virtual board flashed with v1, an RPC client on its HTTP port, and a
 // package server whose misbehaviour each test chooses.
 
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,6 +10,9 @@ import os from "node:os";
 import path from "node:path";
 import { HttpTransport } from "../host/client/http-transport.ts";
 import { RpcClient } from "../host/client/rpc-client.ts";
+import { IMAGE_HASH_SIZE, parseAppImage } from "../host/fwpack/app-image.ts";
+import { buildFwZip } from "../host/fwpack/fw-zip.ts";
+import { ChipId } from "../host/fwpack/image-header.ts";
 import { buildBoardProgram, writeFactoryFlash, type BoardBits } from "../host/vboard/assets.ts";
 import { FAULTY_MAIN, buildFirmwarePackage, type FirmwarePackage } from "../host/vboard/firmware-package.ts";
 import { MQTT_SUBSCRIBED, VirtualBoard, type ClockMode } from "../host/vboard/supervisor.ts";
@@ -31,6 +35,36 @@ export function testFirmware(): Promise<Firmware> {
     hang: await buildFirmwarePackage({ version: "2.0.2-hang", firmwareOverride: [["main", FAULTY_MAIN.hang]] }),
   }))();
   return firmware;
+}
+
+/** What is wrong with the app image of faultyImagePackage(). */
+export type ImageFault = "magic" | "chip" | "checksum" | "sha256";
+
+/**
+ * v2's package with one fault in its app image: first byte 0x12, built for
+ * the ESP32-S3, the checksum byte flipped, or the appended SHA-256 changed.
+ * The image's SHA-256 is appended anew for the other faults, and the
+ * manifest's sizes and digests are made anew for all, so that the package's
+ * own checks pass and only the image is wrong, in one way.
+ */
+export async function faultyImagePackage(fault: ImageFault): Promise<Buffer> {
+  const { app, manifest } = (await testFirmware()).v2;
+  const image = Buffer.from(app);
+  const hashed = parseAppImage(image).imageLength - IMAGE_HASH_SIZE;
+  if (fault === "magic") image[0] = 0x12;
+  if (fault === "chip") image.writeUInt16LE(ChipId.ESP32S3, 12);
+  if (fault === "checksum") image[hashed - 1]! ^= 0xff;
+  if (fault === "sha256") image[hashed]! ^= 0x01;
+  else createHash("sha256").update(image.subarray(0, hashed)).digest().copy(image, hashed);
+  const src = manifest.parts.app!.src!;
+  return buildFwZip({
+    name: manifest.name!,
+    platform: manifest.platform,
+    version: manifest.version,
+    buildId: manifest.build_id,
+    modified: new Date(0),
+    files: [{ part: "app", src, data: image, attrs: { type: "app" } }],
+  }).zip;
 }
 
 export interface Bench {

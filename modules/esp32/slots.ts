@@ -48,6 +48,9 @@ export default class Slots implements SlotsPort {
   crc32(bytes: Uint8Array, seed: number): number {
     return native("xs_ota_crc32").call(this, bytes, seed) as number;
   }
+  imageChecksum(bytes: Uint8Array, seed: number): number {
+    return native("xs_ota_image_checksum").call(this, bytes, seed) as number;
+  }
   armRollbackTimer(ms: number): void {
     native("xs_ota_rollback_timer_arm").call(this, ms);
   }

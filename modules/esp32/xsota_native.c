@@ -369,6 +369,23 @@ void xs_ota_crc32(xsMachine *the)
 	xsmcSetNumber(xsResult, (double)esp_rom_crc32_le(seed, data, length));
 }
 
+/*
+ * The app image checksum continued over a buffer: `seed` xor every byte.
+ * ESP-IDF xors the segments' 32-bit words and folds the result to a byte;
+ * folding each word first gives the same byte, whatever the buffer's length
+ * or alignment (spec/esp-idf.md §5), so the image can arrive in any pieces.
+ */
+void xs_ota_image_checksum(xsMachine *the)
+{
+	void *data;
+	xsUnsignedValue length, i;
+	uint8_t sum = (uint8_t)to_uint32(the, &xsArg(1));
+	xsmcGetBufferReadable(xsArg(0), &data, &length);
+	for (i = 0; i < length; i++)
+		sum ^= ((const uint8_t *)data)[i];
+	xsmcSetInteger(xsResult, sum);
+}
+
 /* ---- the rollback timer -------------------------------------------------- */
 
 static esp_timer_handle_t rollback_timer;

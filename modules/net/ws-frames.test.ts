@@ -82,6 +82,27 @@ describe("ESP32 WebSocket frames", () => {
     });
   }
 
+  it("drops a frame over the limit as it arrives and reads on: the peer's close after it is seen", () => {
+    const stream = Buffer.concat([clientFrame(WsOpcode.TEXT, "x".repeat(5000)), clientFrame(WsOpcode.TEXT, "after"), clientFrame(WsOpcode.CLOSE, closeBody(1000))]);
+    for (const step of [1, 7, 1460, stream.length]) {
+      const reader = new WsFrameReader(100, unmask);
+      const events: WsEvent[] = [];
+      for (let at = 0; at < stream.length; at += step) {
+        reader.push(stream.subarray(at, at + step));
+        for (let e = reader.next(); e; e = reader.next()) {
+          events.push(e);
+          if (e.kind === "close") break;
+        }
+        if (events.some((e) => e.kind === "close")) break;
+      }
+      assert.deepEqual(
+        events.map((e) => (e.kind === "message" ? Buffer.from(e.data).toString() : e.kind === "error" ? e.code : e.kind)),
+        [WsClose.TOO_BIG, "after", "close"],
+        `split every ${step}`,
+      );
+    }
+  });
+
   it("refuses fragments that add up to more than the limit", () => {
     const reader = new WsFrameReader(100, unmask);
     reader.push(clientFrame(WsOpcode.TEXT, "x".repeat(60), false));

@@ -46,6 +46,8 @@ export class WsFrameReader {
   #fragmentsLength = 0;
   #fragmentsBinary = false;
   #failed: WsEvent | undefined;
+  /** Bytes still to come of an oversize frame, dropped as they arrive. */
+  #skipping = 0;
 
   constructor(maxMessage: number, unmask: Unmask) {
     this.#maxMessage = maxMessage;
@@ -53,6 +55,11 @@ export class WsFrameReader {
   }
 
   push(bytes: Uint8Array): void {
+    if (this.#skipping > 0) {
+      const n = Math.min(this.#skipping, bytes.length);
+      this.#skipping -= n;
+      bytes = bytes.subarray(n);
+    }
     if (this.#failed || bytes.length === 0) return;
     const joined = new Uint8Array(this.#pending.length + bytes.length);
     joined.set(this.#pending);
@@ -60,16 +67,30 @@ export class WsFrameReader {
     this.#pending = joined;
   }
 
-  /** The next event, or undefined until more bytes arrive. After "error" or "close", nothing more is read. */
+  /**
+   * The next event, or undefined until more bytes arrive. After "close" or
+   * an "error", nothing more is read, except after a frame over the limit
+   * (1009): its bytes are dropped as they come and reading goes on, so the
+   * peer's answer to our close frame can still be read.
+   */
   next(): WsEvent | undefined {
     while (!this.#failed) {
       const frame = this.#readFrame();
       if (frame === undefined) return undefined;
+      if ("skip" in frame) return this.#skip(frame.skip);
       if ("kind" in frame) return this.#stop(frame);
       const event = this.#deliver(frame);
       if (event) return event.kind === "close" ? this.#stop(event) : event;
     }
     return this.#failed;
+  }
+
+  #skip(frameBytes: number): WsEvent {
+    const pending = this.#pending;
+    this.#pending = frameBytes < pending.length ? pending.slice(frameBytes) : EMPTY;
+    this.#skipping = Math.max(0, frameBytes - pending.length);
+    this.#fragments = undefined;
+    return { kind: "error", code: WsClose.TOO_BIG, reason: `message larger than ${this.#maxMessage} bytes` };
   }
 
   #stop(event: WsEvent): WsEvent {
@@ -79,7 +100,7 @@ export class WsFrameReader {
     return event;
   }
 
-  #readFrame(): { fin: boolean; opcode: number; payload: Uint8Array } | WsEvent | undefined {
+  #readFrame(): { fin: boolean; opcode: number; payload: Uint8Array } | { skip: number } | WsEvent | undefined {
     const b = this.#pending;
     if (b.length < 2) return undefined;
     const fin = (b[0]! & 0x80) !== 0;
@@ -100,7 +121,7 @@ export class WsFrameReader {
       offset = 10;
     }
     if (opcode >= 8 && (!fin || length > 125)) return protocolError("fragmented or oversized control frame");
-    if (length > this.#maxMessage) return { kind: "error", code: WsClose.TOO_BIG, reason: `message larger than ${this.#maxMessage} bytes` };
+    if (length > this.#maxMessage) return { skip: offset + 4 + length };
     if (b.length < offset + 4 + length) return undefined;
     const mask = b.subarray(offset, offset + 4);
     const payload = b.slice(offset + 4, offset + 4 + length);
@@ -137,7 +158,11 @@ export class WsFrameReader {
   #continue(frame: { fin: boolean; payload: Uint8Array }): WsEvent | undefined {
     if (!this.#fragments) return protocolError("continuation frame without a message");
     this.#fragmentsLength += frame.payload.length;
-    if (this.#fragmentsLength > this.#maxMessage) return { kind: "error", code: WsClose.TOO_BIG, reason: `message larger than ${this.#maxMessage} bytes` };
+    if (this.#fragmentsLength > this.#maxMessage) {
+      // This frame is read already: the message is dropped, the stream goes on.
+      this.#fragments = undefined;
+      return { kind: "error", code: WsClose.TOO_BIG, reason: `message larger than ${this.#maxMessage} bytes` };
+    }
     this.#fragments.push(frame.payload);
     if (!frame.fin) return undefined;
     const data = new Uint8Array(this.#fragmentsLength);

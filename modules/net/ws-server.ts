@@ -198,6 +198,8 @@ class WsServerConnection implements WsConnection {
    * server ends TCP after the closing handshake): wait for it, a little.
    */
   #closeSent(): void {
+    // What came before our close frame left may hold the peer's close already.
+    if (!this.#peerClosed) this.#awaitPeerClose();
     if (this.#peerClosed) {
       this.#gone();
       return;

@@ -10,8 +10,10 @@
 // |   -2 | Out of memory                                            | updater (Mongoose OS code)         |
 // |   -3 | Update aborted                                           | updater: OTA.End mid-stream, abort |
 // |   -4 | Malformed archive (invalid file header)                  | zip: bad local header signature    |
-// |   -5 | Wrong platform                                           | manifest: platform is not ours     |
-// |  -10 | Digest mismatch                                          | updater: SHA read back differs     |
+// |   -5 | Wrong platform                                           | manifest: platform is not ours;    |
+// |      |                                                          | image: built for another chip id   |
+// |  -10 | Digest mismatch                                          | updater: SHA read back differs;    |
+// |      |                                                          | image: appended SHA-256 differs    |
 // |  -11 | Write failed                                             | updater: flash write failed        |
 // |  -12 | Update failed                                            | any unexpected error (wrapped)     |
 // |  -13 | Update timed out                                         | updater: progress watchdog         |
@@ -35,7 +37,15 @@
 // |      |                                                          | a URL or redirect it cannot use    |
 // |      |                                                          | (not http://, over 2048 chars, bad |
 // |      |                                                          | port), refused before any request  |
+// |  -39 | Invalid app image                                        | image: magic, segment count or     |
+// |      |                                                          | length, data past the file's end,  |
+// |      |                                                          | checksum                           |
 // | -1xx.. -5xx | Invalid HTTP response code                        | download: -<HTTP status>           |
+//
+// "image:" is the app image check (ota/image-check): the faults ESP-IDF
+// reports all as ESP_ERR_OTA_VALIDATE_FAILED, told apart. A wrong chip is
+// -5, the package being for another device as a wrong platform is; a wrong
+// appended SHA-256 is -10, a digest that differs as the manifest's does.
 //
 // -1 is left alone: Mongoose OS used it both for "Failed to create file" and as
 // the catch-all of its 2017 replies, so it would be ambiguous.
@@ -65,6 +75,7 @@ export const UpdateCode = {
   IMAGE_TOO_BIG: -36,
   NOT_MODIFIED: -37,
   CONNECT_FAILED: -38,
+  INVALID_IMAGE: -39,
 } as const;
 
 export type UpdateCode = (typeof UpdateCode)[keyof typeof UpdateCode];
@@ -94,6 +105,7 @@ const REASONS: Readonly<Record<UpdateCode, string>> = {
   [-36]: "Image does not fit the slot",
   [-37]: "Not Modified",
   [-38]: "Failed to connect",
+  [-39]: "Invalid app image",
 };
 
 /**

@@ -1,14 +1,15 @@
 // One update at a time, from whatever source (OTA.Update's download or the
-// push API of mos ota): bytes -> zip reader -> the app part into the inactive
-// slot -> digests read back -> the slot boots next, on trial. Memory stays
-// constant in the image size: data passes through as views of the incoming
-// chunks, straight to native writes. Any failure aborts the slot write and
-// leaves the boot state as it was.
+// push API of mos ota): bytes -> zip reader -> the app part, checked as an app
+// image, into the inactive slot -> digests read back -> the slot boots next,
+// on trial. Memory stays constant in the image size: data passes through as
+// views of the incoming chunks, straight to native writes. Any failure aborts
+// the slot write and leaves the boot state as it was.
 
 import { OtaState, type SlotsPort } from "platform/ports";
 import { log } from "sys/log";
 import type { BootStatePolicy } from "ota/boot-state";
 import { planUpdate, type UpdatePlan } from "ota/fw-manifest";
+import { AppImageCheck, IMAGE_HEADER_SIZE, chipIdOf } from "ota/image-check";
 import { UpdateCode, UpdateError } from "ota/update-error";
 import { ZipStreamReader, type ZipEntry } from "ota/zip-stream";
 
@@ -46,6 +47,7 @@ class Session {
   plan: UpdatePlan | undefined;
   handle: number | undefined;
   appEntry: ZipEntry | undefined;
+  image: AppImageCheck | undefined;
   appWritten = false;
   /**
    * The target slot already holds the manifest's image: the app's bytes are
@@ -217,7 +219,13 @@ export class Updater {
     }
     const slotSize = this.#slots.info(session.target).size;
     // Checked before esp_ota_begin erases anything.
-    if (entry.size > slotSize) throw new UpdateError(UpdateCode.IMAGE_TOO_BIG, `${entry.size} bytes, slot ${session.target} holds ${slotSize}`);
+    if (entry.size > slotSize) throw new UpdateError(UpdateCode.IMAGE_TOO_BIG, `${app.src} is ${entry.size} bytes, slot ${session.target} holds ${slotSize}`);
+    session.image = new AppImageCheck({
+      name: app.src,
+      size: entry.size,
+      chipId: this.#boardChipId(),
+      checksum: (bytes, seed) => this.#slots.imageChecksum(bytes, seed),
+    });
     session.appEntry = entry;
     if (this.#alreadyThere(session, entry)) {
       // The package's own bytes are still read and checked (CRC, size, the
@@ -225,14 +233,34 @@ export class Updater {
       // write are saved.
       log.info("ota", `slot ${session.target} already holds this image: checking the package against it, not rewriting it`);
       session.compared = 0;
-      return "process";
     }
+    return "process";
+  }
+
+  /**
+   * The chip id in the running image's header: the bootloader checked it
+   * against this chip before starting the image, and esp_ota_end checks new
+   * images against the same value (the build's CONFIG_IDF_FIRMWARE_CHIP_ID).
+   * Unknown when the board runs from no app slot (a factory partition).
+   */
+  #boardChipId(): number | undefined {
+    const running = this.#slots.running();
+    return running < 0 ? undefined : chipIdOf(new Uint8Array(this.#slots.read(running, 0, IMAGE_HEADER_SIZE)));
+  }
+
+  /**
+   * esp_ota_begin erases the slot, so it waits for the app's first bytes,
+   * which the image check has seen by then: a file that is no app image (its
+   * first byte), or one for another chip (when the first piece reaches the
+   * chip id, as it does unless a chunk ends within the first 14 bytes),
+   * leaves the slot as it was.
+   */
+  #begin(session: Session): number {
     try {
-      session.handle = this.#slots.begin(session.target, entry.size);
+      return this.#slots.begin(session.target, session.appEntry!.size);
     } catch (e) {
       throw new UpdateError(UpdateCode.WRITE_FAILED, `Failed to start app write: ${(e as Error).message}`);
     }
-    return "process";
   }
 
   /** The target slot holds exactly this image and may boot: no need to erase and rewrite it. */
@@ -245,12 +273,14 @@ export class Updater {
   }
 
   #write(session: Session, bytes: Uint8Array): void {
+    session.image!.push(bytes);
     if (session.compared !== undefined) {
       this.#compare(session, bytes);
       return;
     }
+    session.handle ??= this.#begin(session);
     try {
-      this.#slots.write(session.handle!, bytes);
+      this.#slots.write(session.handle, bytes);
     } catch (e) {
       throw new UpdateError(UpdateCode.WRITE_FAILED, (e as Error).message);
     }
@@ -269,6 +299,7 @@ export class Updater {
   }
 
   #onEntryEnd(session: Session, entry: ZipEntry): void {
+    session.image!.end();
     if (session.compared !== undefined) {
       // The zip reader has checked the entry's CRC and length by now.
       session.appWritten = true;
@@ -280,7 +311,7 @@ export class Updater {
     try {
       this.#slots.end(handle);
     } catch (e) {
-      throw new UpdateError(UpdateCode.WRITE_FAILED, `Failed to finalize app write: ${(e as Error).message}`);
+      throw this.#appendedHashError(session) ?? new UpdateError(UpdateCode.WRITE_FAILED, `Failed to finalize app write: ${(e as Error).message}`);
     }
     const app = session.plan!.app;
     for (const algorithm of ["sha1", "sha256"] as const) {
@@ -290,5 +321,22 @@ export class Updater {
       if (actual !== expected) throw new UpdateError(UpdateCode.DIGEST_MISMATCH, `${algorithm} of slot ${session.target} is ${actual}, the manifest says ${expected}`);
     }
     session.appWritten = true;
+  }
+
+  /**
+   * esp_ota_end refused an image that passed every check made while it
+   * arrived: the error when the cause is its appended SHA-256, read back from
+   * the slot as ESP-IDF reads it; undefined for another cause. Looked for
+   * only then, so that a good update reads the slot no more often.
+   */
+  #appendedHashError(session: Session): UpdateError | undefined {
+    const appended = session.image!.appendedSha256;
+    if (!appended) return undefined;
+    const actual = this.#slots.digest(session.target, 0, appended.length, "sha256");
+    if (actual === appended.hex) return undefined;
+    return new UpdateError(
+      UpdateCode.DIGEST_MISMATCH,
+      `${session.plan!.app.src} SHA-256 differs from the one appended to the image: appended ${appended.hex}, computed ${actual}`,
+    );
   }
 }

@@ -95,6 +95,8 @@ export interface SlotsPort {
   digest(slot: number, offset: number, length: number, algorithm: "sha1" | "sha256"): string;
   /** zlib-style CRC-32 continuing from `seed`, computed natively. */
   crc32(bytes: Uint8Array, seed: number): number;
+  /** The app image checksum continuing from `seed` (ota/image-check's ImageChecksum), computed natively. */
+  imageChecksum(bytes: Uint8Array, seed: number): number;
   /** Reboot into the previous image after `ms` unless disarmed; runs without JavaScript. */
   armRollbackTimer(ms: number): void;
   disarmRollbackTimer(): void;

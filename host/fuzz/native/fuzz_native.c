@@ -9,7 +9,8 @@
  *
  * Input: a sequence of operations [op] [operands...] (see run_op). Checks:
  *  - base64: the decoded bytes, or a RangeError, match a reference decoder;
- *  - crc32: zlib's crc32(ToUint32(seed), bytes);
+ *  - crc32: zlib's crc32(ToUint32(seed), bytes); image checksum: the low byte
+ *    of ToUint32(seed) xor every byte;
  *  - read / digest: the bytes in flash, OpenSSL's SHA-1 / SHA-256 of them;
  *  - image length: the reference image checker;
  *  - begin / write / end: begin accepts only a byte count that fits the slot
@@ -44,8 +45,8 @@
 #define NATIVES(X)                                                                                             \
     X(restart) X(uptime_us) X(mac) X(app_description) X(heap) X(slot_count) X(running_slot) X(boot_slot)       \
     X(slot_info) X(image_length) X(begin) X(write) X(end) X(abort) X(set_boot_slot) X(mark_valid)               \
-    X(mark_invalid_and_reboot) X(read) X(digest) X(crc32) X(rollback_timer_arm) X(rollback_timer_disarm)      \
-    X(nvs_get) X(nvs_set) X(nvs_erase) X(base64_decode)
+    X(mark_invalid_and_reboot) X(read) X(digest) X(crc32) X(image_checksum) X(rollback_timer_arm)             \
+    X(rollback_timer_disarm) X(nvs_get) X(nvs_set) X(nvs_erase) X(base64_decode)
 #define DECLARE(name) void xs_ota_##name(xsMachine *the);
 NATIVES(DECLARE)
 enum {
@@ -448,7 +449,8 @@ static void op_base64(fz_reader_t *r)
     result_free(&res);
 }
 
-static void op_crc32(fz_reader_t *r)
+/* CRC-32 and the image checksum: both take any bytes and any seed. */
+static void op_checksums(fz_reader_t *r)
 {
     uint8_t data[256];
     size_t n = fz_bytes(r, data, fz_u8(r));
@@ -458,6 +460,14 @@ static void op_crc32(fz_reader_t *r)
     uint32_t want = fz_ref_crc32((uint32_t)to_int32(args[1].number), data, n);
     FZ_CHECK(res.number == (double)want, "crc32(%zu bytes, seed %g) = %.0f, zlib's %u", n, args[1].number, res.number,
              (unsigned)want);
+    res = call(N_image_checksum, 2, args);
+    FZ_CHECK(!res.threw && res.kind == R_NUMBER, "image_checksum threw: %s", res.error);
+    uint8_t sum = (uint8_t)to_int32(args[1].number);
+    for (size_t i = 0; i < n; i++) {
+        sum ^= data[i];
+    }
+    FZ_CHECK(res.number == (double)sum, "image_checksum(%zu bytes, seed %g) = %.0f, the xor is %u", n, args[1].number,
+             res.number, (unsigned)sum);
 }
 
 static void op_begin(fz_reader_t *r)
@@ -739,7 +749,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t op = fz_u8(&r);
         switch (op % 16) {
         case 0: op_base64(&r); break;
-        case 1: op_crc32(&r); break;
+        case 1: op_checksums(&r); break;
         case 2: op_begin(&r); break;
         case 3:
         case 4: op_write(&r); break;
