@@ -91,7 +91,7 @@ export class HttpRequestReader {
     // Bytes pipelined behind the current request wait here; a peer that
     // floods them gets an error instead of our memory.
     if (this.#pending.length + bytes.length > this.#limits.maxHead + this.#limits.maxBody) {
-      this.#failed = fail(431, "too much data before the previous request was answered");
+      this.#fail(fail(431, "too much data before the previous request was answered"));
       return;
     }
     this.#pending = joinBytes(this.#pending, bytes);
@@ -102,7 +102,7 @@ export class HttpRequestReader {
     if (this.#failed) return this.#failed;
     if (!this.#head) {
       const event = this.#readHead();
-      if (event) return (this.#failed = event);
+      if (event) return this.#fail(event);
       if (!this.#head) return undefined;
     }
     if (this.#filled < this.#body.length) {
@@ -116,6 +116,15 @@ export class HttpRequestReader {
     this.#body = EMPTY;
     this.#filled = 0;
     return { kind: "request", request };
+  }
+
+  /** From now on only this event; what was buffered is let go (the connection lingers a while after an error). */
+  #fail(event: ReaderEvent): ReaderEvent {
+    this.#failed = event;
+    this.#pending = EMPTY;
+    this.#head = undefined;
+    this.#body = EMPTY;
+    return event;
   }
 
   /** Bytes received beyond the last request (a protocol switch takes them over). */

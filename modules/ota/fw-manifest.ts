@@ -16,7 +16,7 @@ import { log } from "sys/log";
 import { UpdateCode, UpdateError } from "ota/update-error";
 import { MAX_MANIFEST_SIZE } from "ota/zip-stream";
 import { decodeUtf8 } from "sys/utf8";
-import { otherMembers, readJson, type JsonLimits } from "sys/json-limits";
+import { JSON_LIMITS, otherMembers, readJson, type JsonLimits } from "sys/json-limits";
 import { holdNames } from "sys/names";
 
 export interface AppPart {
@@ -49,11 +49,8 @@ holdNames([...REQUIRED, "app", "boot", "update", "src", "size", "cs_sha1", "cs_s
  * nvs); each is logged as it is skipped, so their number is bounded first.
  */
 export const MAX_PARTS = 32;
-/**
- * A manifest's JSON: mos's has about 100 values, 3 levels deep. Each value
- * read costs heap (a slot or more), so fewer than an RPC frame may hold.
- */
-export const MANIFEST_LIMITS: JsonLimits = { maxDepth: 8, maxValues: 256, maxString: 4096 };
+/** A manifest's JSON: mos's has about 100 values, 3 levels deep; a frame's limits, but 8 levels. */
+export const MANIFEST_LIMITS: JsonLimits = { ...JSON_LIMITS, maxDepth: 8 };
 const SHA1 = /^[0-9a-f]{40}$/i;
 const SHA256 = /^[0-9a-f]{64}$/i;
 

@@ -24,7 +24,7 @@ describe("jsonLimitError", () => {
   });
   it("keeps what the board's JSON.parse can take: 1,900 levels and 8,000 values are refused by default", () => {
     assert.match(jsonLimitError("[".repeat(1900) + "]".repeat(1900))!, /nested deeper than 16/);
-    assert.match(jsonLimitError(`[${"0,".repeat(8000)}0]`)!, /more than 1024 values/);
+    assert.match(jsonLimitError(`[${"0,".repeat(8000)}0]`)!, /more than 256 values/);
     assert.equal(JSON_LIMITS.maxDepth, 16);
   });
 });

@@ -24,12 +24,14 @@ export interface JsonLimits {
 }
 
 /**
- * What RPC frames and the manifest may hold. A frame is 4 levels deep
- * around its params (frame, params, config, section); the deepest config
- * path here is 4 more. mos's largest calls (Config.Set of a whole config,
- * OTA.Write) stay well inside the value and string counts.
+ * What an RPC frame may hold. A frame is 4 levels deep around its params
+ * (frame, params, config, section); the deepest config path here is 4 more.
+ * Each value read costs a 16-byte slot or more, and several frames may be
+ * read at once (one a connection): 256 values, about 8 KB when parsed.
+ * mos's largest calls (Config.Set of a whole config, about 40 values;
+ * OTA.Write, 5) stay well inside; no string is longer than a frame.
  */
-export const JSON_LIMITS: JsonLimits = { maxDepth: 16, maxValues: 1024, maxString: 16384 };
+export const JSON_LIMITS: JsonLimits = { maxDepth: 16, maxValues: 256, maxString: 4096 };
 
 export type JsonRead =
   | { readonly ok: true; readonly value: unknown }

@@ -11,18 +11,21 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 
-/* ESP32-like creation parameters; the Makefile may override them. */
+/* ESP32-like creation parameters; the Makefile may override them. The heap
+   grows in steps of 4 KB (chunks) and 256 slots: Moddable's manifest_base
+   takes 512 bytes and 64 slots, coarser steps here cost a little headroom,
+   not speed. */
 #ifndef VB_XS_CHUNK_INITIAL
 #define VB_XS_CHUNK_INITIAL (32 * 1024)
 #endif
 #ifndef VB_XS_CHUNK_INCREMENT
-#define VB_XS_CHUNK_INCREMENT (16 * 1024)
+#define VB_XS_CHUNK_INCREMENT (4 * 1024)
 #endif
 #ifndef VB_XS_HEAP_INITIAL
 #define VB_XS_HEAP_INITIAL 4096
 #endif
 #ifndef VB_XS_HEAP_INCREMENT
-#define VB_XS_HEAP_INCREMENT 2048
+#define VB_XS_HEAP_INCREMENT 256
 #endif
 #ifndef VB_XS_STACK
 #define VB_XS_STACK 2048
@@ -86,16 +89,45 @@ static void vb_free(void *data)
 	free(block);
 }
 
+/*
+ * Chunk blocks come from one arena, each right after the one before, as
+ * from the static heap of Moddable's ESP32 build: XS then joins a new block
+ * to the last (fxGrowChunks), and its compaction gathers all free chunk
+ * space in one place. Blocks malloc'd apart would each keep a free tail of
+ * their own, and a string larger than any tail would grow the heap to the
+ * cap although the free space, summed, was there: a "memory full" the
+ * device does not have. The arena is only reserved address space; pages
+ * are used as the chunks reach them.
+ */
+static char *gChunkArena;
+static size_t gChunkArenaSize, gChunkArenaUsed;
+#define VB_CHUNK_ARENA_SPARE ((size_t)64 << 20)   /* beyond the cap: XS's built-ins, a 64-bit build's larger chunks */
+
 void *fxAllocateChunks(txMachine *the, txSize size)
 {
+	void *block;
 	(void)the;
-	return vb_alloc((size_t)size, (size_t)size);
+	if (!gChunkArena) {
+		gChunkArenaSize = 2 * gMemLimit + VB_CHUNK_ARENA_SPARE;
+		gChunkArena = malloc(gChunkArenaSize);
+		if (!gChunkArena)
+			return NULL;
+	}
+	if ((size_t)size > gChunkArenaSize - gChunkArenaUsed)
+		return NULL;
+	if (gMemLimit && ((size_t)size > gMemLimit + gRomBytes || gMemCharged > gMemLimit + gRomBytes - (size_t)size))
+		return NULL;        /* XS then collects garbage and, failing that, aborts with "memory full" */
+	block = gChunkArena + gChunkArenaUsed;
+	gChunkArenaUsed += (size_t)size;
+	gMemCharged += (size_t)size;
+	return block;
 }
 
+/* Only when the machine goes (one boot a process): the arena goes with it. */
 void fxFreeChunks(txMachine *the, void *chunks)
 {
 	(void)the;
-	vb_free(chunks);
+	(void)chunks;
 }
 
 txSlot *fxAllocateSlots(txMachine *the, txSize count)
@@ -201,8 +233,16 @@ static void vb_panic_value(txMachine *the, const char *what, txSlot *value)
 void fxAbort(txMachine *the, int status)
 {
 	switch (status) {
-	case XS_NOT_ENOUGH_MEMORY_EXIT:
+	case XS_NOT_ENOUGH_MEMORY_EXIT: {
+		/* Where the heap went, for whoever reads the board's stderr: live
+		   against allocated, slots (at the ESP32's size) and chunks. */
+		char where[160];
+		int n = snprintf(where, sizeof(where), "heap: slots %zu of %zu B, chunks %zu of %zu B, %zu B charged of %zu\n",
+			(size_t)the->currentHeapCount * XS_OTA_HEAP_SLOT_BYTES, (size_t)the->maximumHeapCount * XS_OTA_HEAP_SLOT_BYTES,
+			(size_t)the->currentChunksSize, (size_t)the->maximumChunksSize, gMemCharged - gRomBytes, gMemLimit);
+		if (n > 0 && write(2, where, (size_t)n) < 0) { /* nothing left to report to */ }
 		vb_panic("memory full", NULL);
+	}
 	case XS_STACK_OVERFLOW_EXIT:
 		vb_panic("stack overflow", NULL);
 	case XS_NO_MORE_KEYS_EXIT:
