@@ -18,6 +18,8 @@ export interface RunningSim {
   readonly dir: string;
   /** Everything the sim printed on stdout so far (addresses, then the console). */
   output(): string;
+  /** Everything it printed on stderr so far (what to try, who may call the board, boot ends). */
+  errors(): string;
   /** Resolve when the output after position `from` matches `re`. */
   waitFor(re: RegExp, timeoutMs?: number, from?: number): Promise<RegExpMatchArray>;
   stop(): Promise<void>;
@@ -73,6 +75,7 @@ export async function startSim(extraArgs: string[] = [], timeoutMs = 60_000): Pr
     mqttBroker: mqtt[1]!,
     deviceId: mqtt[2]!,
     dir,
+    errors: () => err,
     output: () => out,
     waitFor,
     stop: async () => {

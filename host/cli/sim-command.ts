@@ -118,13 +118,14 @@ async function runSim(options: SimOptions): Promise<void> {
  * behind credentials on every channel but the UART (README, Authentication).
  */
 async function accessLine(httpUrl: string): Promise<string> {
+  const methods = PROTECTED_METHODS.split(",").join(", ");
   try {
     const reply = await fetch(`${httpUrl}/Config.Get?key=${encodeURIComponent('"rpc.auth.users"')}`);
     const users = Object.keys((await reply.json()) as object);
     if (users.length === 0) {
-      return `open to everybody: no credentials are set; a user in rpc.auth.users puts ${PROTECTED_METHODS} behind them (README: Authentication)`;
+      return `open to everybody: no credentials are set; a user in rpc.auth.users puts ${methods} behind them (README: Authentication)`;
     }
-    return `credentials set (${users.length} user${users.length === 1 ? "" : "s"}): ${PROTECTED_METHODS} need them except on the UART`;
+    return `credentials set (${users.length} user${users.length === 1 ? "" : "s"}): ${methods} need them except on the UART`;
   } catch (e) {
     return `who may call the board is unknown: Config.Get rpc.auth.users failed (${e instanceof Error ? e.message : String(e)})`;
   }

@@ -41,6 +41,11 @@ describe("xs-ota sim (the virtual board)", function () {
     assert.ok(rom >= 0 && firmware > rom, out);
   });
 
+  it("says in one line that a board without credentials answers everybody, and what a user locks", async () => {
+    for (let i = 0; i < 100 && !/open to everybody/.test(sim.errors()); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(sim.errors(), /^open to everybody: no credentials are set; a user in rpc\.auth\.users puts OTA\.\*, Sys\.Reboot, Config\.Set, Config\.Save behind them \(README: Authentication\)$/m);
+  });
+
   it("answers curl on /rpc/Sys.GetInfo with the fields mos reads", async () => {
     const info = await getInfo(sim);
     assert.equal(info.arch, "esp32");
