@@ -54,10 +54,11 @@ describe("MQTT channel", () => {
     const { published, drops, session } = setup();
     session().onMessage(`${ID}/rpc`, '{"id":1,"method":"Echo"}');
     session().onMessage(`${ID}/rpc`, '{"id":2,"src":"foo","dst":"esp32_000000","method":"Echo"}');
-    for (const src of ["a/#", "+", "a\\u0000b", "a\\u0013b"]) session().onMessage(`${ID}/rpc`, `{"id":3,"src":"${src}","method":"Echo"}`);
+    const unusable = ["a/#", "+", "a\\u0000b", "a\\u0013b", "a\\uffffb", "a\\ufdd0b", "a\\ud83f\\udfffb", "\\udbff\\udffe"];
+    for (const src of unusable) session().onMessage(`${ID}/rpc`, `{"id":3,"src":"${src}","method":"Echo"}`);
     assert.deepEqual(published, []);
-    const noTopic = "src makes no MQTT topic (wildcards or control characters)";
-    assert.deepEqual(drops, ["frame without src", 'wrong dst "esp32_000000"', noTopic, noTopic, noTopic, noTopic]);
+    const noTopic = "src makes no MQTT topic (wildcards, control characters or noncharacters)";
+    assert.deepEqual(drops, ["frame without src", 'wrong dst "esp32_000000"', ...unusable.map(() => noTopic)]);
   });
 
   it("tells handlers the channel: MQTT, and the broker as its info", () => {

@@ -9,8 +9,24 @@ export function mqttSubscriptions(deviceId: string): string[] {
   return [`${deviceId}/rpc`, `${deviceId}/rpc/#`];
 }
 
-/** What a topic name may not hold (MQTT 3.1.1 §4.7): a wildcard, NUL or other control character. */
-const NOT_IN_TOPIC_NAME = /[+#\u0000-\u001f\u007f-\u009f]/;
+/** A wildcard, NUL or another control character, or U+FDD0..U+FDEF, U+FFFE, U+FFFF. */
+const NOT_IN_TOPIC_NAME = /[+#\u0000-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]/;
+
+/**
+ * Whether `text` may be a topic name (MQTT 3.1.1 §1.5.3, §4.7): mosquitto
+ * drops the session of a client that publishes to one holding a wildcard, a
+ * control character or a Unicode noncharacter. Those past the BMP (U+nFFFE,
+ * U+nFFFF) are found by code unit: XS's regular expressions see such a
+ * character whole.
+ */
+export function isTopicName(text: string): boolean {
+  if (NOT_IN_TOPIC_NAME.test(text)) return false;
+  for (let i = 1; i < text.length; i++) {
+    const low = text.charCodeAt(i);
+    if ((low === 0xdffe || low === 0xdfff) && (text.charCodeAt(i - 1) & 0xfc3f) === 0xd83f) return false;
+  }
+  return true;
+}
 
 export type MqttIncoming = { ok: true; frame: Frame } | { ok: false; reason: string };
 
@@ -34,7 +50,7 @@ export function mqttIncoming(topic: string, payload: string, deviceId: string): 
   // The reply goes to `<src>/rpc`: a src that makes no valid topic name would
   // have the broker close the session (and the QoS 1 reply sent again after
   // each reconnect), so such a frame gets no answer.
-  if (NOT_IN_TOPIC_NAME.test(frame.src)) return { ok: false, reason: "src makes no MQTT topic (wildcards or control characters)" };
+  if (!isTopicName(frame.src)) return { ok: false, reason: "src makes no MQTT topic (wildcards, control characters or noncharacters)" };
   return { ok: true, frame: methodFromTopic ? { ...frame, method: methodFromTopic } : frame };
 }
 

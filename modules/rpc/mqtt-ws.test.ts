@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mqttIncoming, mqttReplyTopic, mqttSubscriptions } from "rpc/mqtt-topics";
+import { isTopicName, mqttIncoming, mqttReplyTopic, mqttSubscriptions } from "rpc/mqtt-topics";
 import { isRpcUpgradePath, selectSubprotocol } from "rpc/ws-rules";
 
 describe("MQTT topic mapping", () => {
@@ -39,5 +39,12 @@ describe("WebSocket rules", () => {
     assert.equal(selectSubprotocol("foo, clubby.cesanta.com"), "clubby.cesanta.com");
     assert.equal(selectSubprotocol("foo"), undefined);
     assert.equal(selectSubprotocol(undefined), undefined);
+  });
+});
+
+describe("isTopicName", () => {
+  it("takes text with slashes, emoji and other characters; refuses wildcards, controls and noncharacters", () => {
+    for (const ok of ["a/rpc-resp/mos-1", "é/😀", "\ufdcf\ufdf0\ufffd", "\ud83e\udfff"]) assert.equal(isTopicName(ok), true, ok);
+    for (const bad of ["a/#", "a+", "\u0000", "\u0013", "\u0085", "\ufdd0", "\ufffe", "\uffff", "\ud83f\udffe", "x\udbff\udfff"]) assert.equal(isTopicName(bad), false, JSON.stringify(bad));
   });
 });

@@ -398,7 +398,12 @@ export class OtaUpdateTarget extends OtaTarget<UpdatePayload> implements FuzzTar
     const timeoutS = Number(params.timeout) || 600;
     const step = Math.max(1000, Math.ceil((timeoutS * 1000) / 4));
     const limitMs = (timeoutS + 5) * 1000 * 4;
-    while (!outcome && Date.now() - started < 10_000 && advanced < limitMs && this.board.board.isReady) {
+    // A body in chunks of a few bytes keeps the board busy for seconds (a
+    // 200 KB package in 1-byte chunks: about 17 s here), making progress all
+    // along, which holds off the watchdog: no hang, a slow server.
+    const dripping = payload.serve.some((step) => step.kind === "chunked" && (step.n ?? 1000) < 64);
+    const realMs = dripping ? 90_000 : 10_000;
+    while (!outcome && Date.now() - started < realMs && (advanced < limitMs || dripping) && this.board.board.isReady) {
       await Promise.race([call, sleep(150)]);
       if (outcome) break;
       await this.board.advance(step, step);

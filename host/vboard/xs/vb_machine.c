@@ -11,21 +11,21 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 
-/* ESP32-like creation parameters; the Makefile may override them. The heap
-   grows in steps of 4 KB (chunks) and 256 slots: Moddable's manifest_base
-   takes 512 bytes and 64 slots, coarser steps here cost a little headroom,
-   not speed. */
+/* ESP32-like creation parameters; the Makefile may override them. XS
+   collects when fewer slots than a growth step are free, so a smaller slot
+   step means more collections: 256 slots made a download in 1-byte chunks
+   spend a third of its time marking the heap. */
 #ifndef VB_XS_CHUNK_INITIAL
 #define VB_XS_CHUNK_INITIAL (32 * 1024)
 #endif
 #ifndef VB_XS_CHUNK_INCREMENT
-#define VB_XS_CHUNK_INCREMENT (4 * 1024)
+#define VB_XS_CHUNK_INCREMENT (16 * 1024)
 #endif
 #ifndef VB_XS_HEAP_INITIAL
 #define VB_XS_HEAP_INITIAL 4096
 #endif
 #ifndef VB_XS_HEAP_INCREMENT
-#define VB_XS_HEAP_INCREMENT 256
+#define VB_XS_HEAP_INCREMENT 2048
 #endif
 #ifndef VB_XS_STACK
 #define VB_XS_STACK 2048
@@ -99,6 +99,7 @@ static void vb_free(void *data)
  * device does not have. The arena is only reserved address space; pages
  * are used as the chunks reach them.
  */
+static void vb_fit_growth(txMachine *the);
 static char *gChunkArena;
 static size_t gChunkArenaSize, gChunkArenaUsed;
 #define VB_CHUNK_ARENA_SPARE ((size_t)64 << 20)   /* beyond the cap: XS's built-ins, a 64-bit build's larger chunks */
@@ -106,7 +107,6 @@ static size_t gChunkArenaSize, gChunkArenaUsed;
 void *fxAllocateChunks(txMachine *the, txSize size)
 {
 	void *block;
-	(void)the;
 	if (!gChunkArena) {
 		gChunkArenaSize = 2 * gMemLimit + VB_CHUNK_ARENA_SPARE;
 		gChunkArena = malloc(gChunkArenaSize);
@@ -120,6 +120,7 @@ void *fxAllocateChunks(txMachine *the, txSize size)
 	block = gChunkArena + gChunkArenaUsed;
 	gChunkArenaUsed += (size_t)size;
 	gMemCharged += (size_t)size;
+	vb_fit_growth(the);
 	return block;
 }
 
@@ -130,10 +131,31 @@ void fxFreeChunks(txMachine *the, void *chunks)
 	(void)chunks;
 }
 
+/*
+ * Near the cap, the heap grows in smaller steps: XS asks for a whole step
+ * (2,048 slots, 32 KB) and aborts when it does not fit, though 20 KB more
+ * were there to use. A device's static heap can be used to its last bytes;
+ * so can the cap, this way. Smaller steps only near the end keep
+ * collections as rare as the full step makes them elsewhere.
+ */
+static void vb_fit_growth(txMachine *the)
+{
+	size_t cap = gMemLimit + gRomBytes, left, slots, chunks;
+	if (!gMemLimit || !the)
+		return;
+	left = gMemCharged < cap ? cap - gMemCharged : 0;
+	slots = left / XS_OTA_HEAP_SLOT_BYTES / 2;
+	chunks = left / 2;
+	the->minimumHeapCount = (txSize)(slots >= VB_XS_HEAP_INCREMENT ? VB_XS_HEAP_INCREMENT : slots < 64 ? 64 : slots);
+	the->minimumChunksSize = (txSize)(chunks >= VB_XS_CHUNK_INCREMENT ? VB_XS_CHUNK_INCREMENT : chunks < 512 ? 512 : chunks & ~(size_t)15);
+}
+
 txSlot *fxAllocateSlots(txMachine *the, txSize count)
 {
-	(void)the;
-	return vb_alloc((size_t)count * sizeof(txSlot), (size_t)count * XS_OTA_HEAP_SLOT_BYTES);
+	txSlot *slots = vb_alloc((size_t)count * sizeof(txSlot), (size_t)count * XS_OTA_HEAP_SLOT_BYTES);
+	if (slots)
+		vb_fit_growth(the);
+	return slots;
 }
 
 void fxFreeSlots(txMachine *the, void *slots)
