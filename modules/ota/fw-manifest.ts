@@ -16,7 +16,7 @@ import { log } from "sys/log";
 import { UpdateCode, UpdateError } from "ota/update-error";
 import { MAX_MANIFEST_SIZE } from "ota/zip-stream";
 import { decodeUtf8 } from "sys/utf8";
-import { JSON_LIMITS, otherMembers, readJson, type JsonLimits } from "sys/json-limits";
+import { JSON_LIMITS, jsonLimitError, otherMembers, readJson, type JsonLimits } from "sys/json-limits";
 import { holdNames } from "sys/names";
 
 export interface AppPart {
@@ -63,6 +63,9 @@ export function planUpdate(manifest: Uint8Array | string, devicePlatform = "esp3
   if (manifest.length > MAX_MANIFEST_SIZE) {
     throw new UpdateError(UpdateCode.MANIFEST_TOO_BIG, `${manifest.length} bytes, at most ${MAX_MANIFEST_SIZE}`);
   }
+  // Over the limits, it is refused from its bytes, before its text is made (as large again).
+  const overLimit = jsonLimitError(manifest, MANIFEST_LIMITS);
+  if (overLimit) throw new UpdateError(UpdateCode.MANIFEST_PARSE, `manifest has ${overLimit}`);
   const root = parseObject(typeof manifest === "string" ? manifest : decodeUtf8(manifest));
 
   const missing = REQUIRED.filter((field) => root[field] === undefined || root[field] === null || root[field] === "");

@@ -22,6 +22,14 @@ describe("jsonLimitError", () => {
     assert.equal(jsonLimitError('["a\\\\"]', LIMITS), undefined);
     assert.equal(jsonLimitError('"unterminated', LIMITS), "a string longer than 5 characters");
   });
+  it("scans UTF-8 bytes as it scans text", () => {
+    const bytes = (t: string) => new TextEncoder().encode(t);
+    assert.equal(jsonLimitError(bytes('{"a":[1,2,{"b":"x\\"y"}]}'), LIMITS), undefined);
+    assert.match(jsonLimitError(bytes("[[[[1]]]]"), LIMITS)!, /nested deeper than 3/);
+    assert.match(jsonLimitError(bytes("[1,2,3,4,5,6,7]"), LIMITS)!, /more than 6 values/);
+    assert.match(jsonLimitError(bytes('["abcdef"]'), LIMITS)!, /a string longer than 5/);
+  });
+
   it("keeps what the board's JSON.parse can take: 1,900 levels and 8,000 values are refused by default", () => {
     assert.match(jsonLimitError("[".repeat(1900) + "]".repeat(1900))!, /nested deeper than 16/);
     assert.match(jsonLimitError(`[${"0,".repeat(8000)}0]`)!, /more than 256 values/);

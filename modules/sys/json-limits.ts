@@ -67,13 +67,17 @@ const BACKSLASH = 0x5c;
  * Undefined when `text` is within `limits`, else why not. Only counts; JSON
  * syntax is JSON.parse's to check, and a text that is not JSON may pass.
  */
-export function jsonLimitError(text: string, limits: JsonLimits = JSON_LIMITS): string | undefined {
+export function jsonLimitError(text: string | Uint8Array, limits: JsonLimits = JSON_LIMITS): string | undefined {
+  // The same scan over UTF-8 bytes (a manifest before it is decoded): every
+  // character it counts is ASCII, and a string's length is then in bytes.
+  const codeAt = typeof text === "string" ? (i: number) => text.charCodeAt(i) : (i: number) => text[i]!;
+  const quoteFrom = typeof text === "string" ? (i: number) => text.indexOf('"', i) : (i: number) => text.indexOf(QUOTE, i);
   let depth = 0;
   let values = 1;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+    const c = codeAt(i);
     if (c === QUOTE) {
-      const end = stringEnd(text, i + 1);
+      const end = stringEnd(text.length, i + 1, codeAt, quoteFrom);
       if (end - i - 1 > limits.maxString) return `a string longer than ${limits.maxString} characters`;
       i = end;
     } else if (c === 0x7b || c === 0x5b) {
@@ -91,13 +95,13 @@ export function jsonLimitError(text: string, limits: JsonLimits = JSON_LIMITS): 
   return undefined;
 }
 
-/** Index of the quote that closes the string whose first character is at `i` (text.length if none). */
-function stringEnd(text: string, i: number): number {
+/** Index of the quote that closes the string whose first character is at `i` (`length` if none). */
+function stringEnd(length: number, i: number, codeAt: (i: number) => number, quoteFrom: (i: number) => number): number {
   for (;;) {
-    const quote = text.indexOf('"', i);
-    if (quote < 0) return text.length;
+    const quote = quoteFrom(i);
+    if (quote < 0) return length;
     let backslashes = 0;
-    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+    while (quote - 1 - backslashes >= 0 && codeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
     if (backslashes % 2 === 0) return quote;
     i = quote + 1;
   }
