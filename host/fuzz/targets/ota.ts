@@ -168,7 +168,9 @@ export class OtaPushTarget extends OtaTarget<PushPayload> implements FuzzTarget<
           data = value!;
         }
         if (kind === "bad-offset") {
-          irregular = offset;
+          // null is "no offset" (append), and "0" at 0 names the right one: the board may take
+          // these (rpc/args reads integers written as strings), and the transfer is then whole.
+          if (value !== "null" && value !== `"${offset}"`) irregular = offset;
           offsetText = value!;
         }
       }
