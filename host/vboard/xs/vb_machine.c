@@ -146,8 +146,10 @@ static void vb_fit_growth(txMachine *the)
 	left = gMemCharged < cap ? cap - gMemCharged : 0;
 	slots = left / XS_OTA_HEAP_SLOT_BYTES / 2;
 	chunks = left / 2;
-	the->minimumHeapCount = (txSize)(slots >= VB_XS_HEAP_INCREMENT ? VB_XS_HEAP_INCREMENT : slots < 64 ? 64 : slots);
-	the->minimumChunksSize = (txSize)(chunks >= VB_XS_CHUNK_INCREMENT ? VB_XS_CHUNK_INCREMENT : chunks < 512 ? 512 : chunks & ~(size_t)15);
+	/* XS grows chunks by the whole size asked, rounded up to the step: the
+	   smallest step near the end wastes least. */
+	the->minimumHeapCount = (txSize)(slots >= VB_XS_HEAP_INCREMENT ? VB_XS_HEAP_INCREMENT : 64);
+	the->minimumChunksSize = (txSize)(chunks >= VB_XS_CHUNK_INCREMENT ? VB_XS_CHUNK_INCREMENT : 512);
 }
 
 txSlot *fxAllocateSlots(txMachine *the, txSize count)
