@@ -31,9 +31,12 @@ describe("UART reader (host side)", () => {
       { kind: "log", line: "log ✓" },
     ]);
   });
-  it("encodes frames as mos does, CRC over the UTF-8 bytes", () => {
+  it("frames as mos does, the JSON in ASCII as the device writes it, CRC over those bytes", () => {
     assert.equal(encodeMosFrame('{"method":"Sys.GetInfo"}').toString(), '\n"""{"method":"Sys.GetInfo"}010a4ff9"""\n');
+    assert.equal(encodeMosFrame('{"s":"é😀"}').toString("latin1"), '\n"""{"s":"\\u00e9\\ud83d\\ude00"}5dd14cbb"""\n');
     const r = new UartReader();
-    assert.deepEqual(r.push(encodeMosFrame('{"s":"é"}')), [{ kind: "empty" }, { kind: "frame", json: '{"s":"é"}' }]);
+    const [empty, frame] = r.push(encodeMosFrame('{"s":"é😀"}'));
+    assert.deepEqual(empty, { kind: "empty" });
+    assert.deepEqual(frame?.kind === "frame" && JSON.parse(frame.json), { s: "é😀" });
   });
 });

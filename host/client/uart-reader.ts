@@ -4,6 +4,7 @@
 // `}`; everything else is log. XON/XOFF bytes are flow control, never data.
 
 import { crc32OfString, crcHex } from "rpc/crc32";
+import { asciiJson } from "sys/utf8";
 
 export type UartOutput =
   | { readonly kind: "frame"; readonly json: string }
@@ -61,11 +62,14 @@ function utf8(latin1: string): string {
   return Buffer.from(latin1, "latin1").toString("utf8");
 }
 
-/** The bytes mos writes for one frame: \n"""<json><crc>"""\n (CRC over the UTF-8 bytes). */
+/**
+ * One frame as mos frames it, \n"""<json><crc>"""\n, with the JSON in ASCII
+ * (\u escapes), as the device writes its own: every byte is a character, so
+ * the CRC is the same whether a receiver sums bytes or chars.
+ */
 export function encodeMosFrame(json: string): Buffer {
-  const body = Buffer.from(json, "utf8");
-  const crc = crcHex(crc32OfString(body.toString("latin1")));
-  return Buffer.concat([Buffer.from('\n"""'), body, Buffer.from(crc + '"""\n')]);
+  const ascii = asciiJson(json);
+  return Buffer.from(`\n"""${ascii}${crcHex(crc32OfString(ascii))}"""\n`, "latin1");
 }
 
 /** mos's handshake probe: """ EOF """ and two empty lines. */

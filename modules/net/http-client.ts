@@ -7,7 +7,8 @@
 
 import Timer from "timer";
 import type { HttpClientPort, HttpGetHandlers } from "platform/ports";
-import { base64, utf8 } from "rpc/digest";
+import { base64 } from "rpc/digest";
+import { encodeUtf8 } from "sys/utf8";
 import { HttpResponseReader } from "net/http-response-reader";
 import { MAX_URL_LENGTH, parseHttpUrl, type HttpTarget } from "net/http-url";
 import { SocketOutput } from "net/socket-output";
@@ -70,7 +71,7 @@ class Transfer {
     this.#socket = socket;
     this.#target = target;
     this.#handlers = handlers;
-    this.#request = utf8(requestHead(target, headers));
+    this.#request = encodeUtf8(requestHead(target, headers));
     this.#output = new SocketOutput(socket, () => {});
     socket.callback = guard(
       "http-get",
@@ -138,7 +139,7 @@ class Transfer {
 /** The request's head: GET, Host with the port, Basic credentials from the URL, the caller's headers, Connection: close. */
 function requestHead(target: HttpTarget, headers: Readonly<Record<string, string>>): string {
   const lines = [`GET ${target.path} HTTP/1.1`, `Host: ${target.authority}`];
-  if (target.userinfo !== undefined) lines.push(`Authorization: Basic ${base64(utf8(target.userinfo))}`);
+  if (target.userinfo !== undefined) lines.push(`Authorization: Basic ${base64(encodeUtf8(target.userinfo))}`);
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (lower !== "host" && lower !== "connection") lines.push(`${name}: ${value}`);

@@ -12,7 +12,7 @@ import Timer from "timer";
 import { whenNetworkUp } from "board/network";
 import type { MqttClientPort, MqttQos, MqttSession, MqttSessionHandlers } from "platform/ports";
 import { ReconnectBackoff } from "rpc/reconnect-backoff";
-import { utf8 } from "rpc/digest";
+import { encodeUtf8 } from "sys/utf8";
 import {
   CONNACK_REASONS,
   MqttReader,
@@ -133,7 +133,7 @@ class BrokerSession implements MqttSession {
   }
 
   publish(topic: string, payload: string, qos: MqttQos): void {
-    const bytes = utf8(payload);
+    const bytes = encodeUtf8(payload);
     if (qos === 0) {
       if (this.#connection?.isUp) this.#connection.send(encodePublish({ topic, payload: bytes, qos: 0 }));
       return;

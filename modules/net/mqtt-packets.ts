@@ -4,7 +4,7 @@
 // under the host's tests. A packet longer than the reader's limit is never
 // buffered: its bytes are counted past and it is reported as oversize.
 
-import { utf8 } from "rpc/digest";
+import { encodeUtf8 } from "sys/utf8";
 
 export const MqttType = {
   CONNECT: 1,
@@ -100,22 +100,22 @@ function packet(first: number, body: readonly number[] | Uint8Array, tail?: Uint
 
 export function encodeConnect(options: ConnectOptions): Uint8Array {
   let flags = options.cleanSession ? 0x02 : 0;
-  const payload = [...lengthPrefixed(utf8(options.clientId))];
+  const payload = [...lengthPrefixed(encodeUtf8(options.clientId))];
   if (options.user !== undefined) {
     flags |= 0x80;
-    payload.push(...lengthPrefixed(utf8(options.user)));
+    payload.push(...lengthPrefixed(encodeUtf8(options.user)));
     if (options.password !== undefined) {
       flags |= 0x40;
-      payload.push(...lengthPrefixed(utf8(options.password)));
+      payload.push(...lengthPrefixed(encodeUtf8(options.password)));
     }
   }
-  const variable = [...lengthPrefixed(utf8("MQTT")), 4, flags, ...u16(options.keepAliveS)];
+  const variable = [...lengthPrefixed(encodeUtf8("MQTT")), 4, flags, ...u16(options.keepAliveS)];
   return packet(MqttType.CONNECT << 4, [...variable, ...payload]);
 }
 
 export function encodePublish(options: PublishOptions): Uint8Array {
   const first = (MqttType.PUBLISH << 4) | (options.dup ? 0x08 : 0) | (options.qos << 1);
-  const head = [...lengthPrefixed(utf8(options.topic))];
+  const head = [...lengthPrefixed(encodeUtf8(options.topic))];
   if (options.qos > 0) {
     if (options.packetId === undefined) throw new RangeError("a QoS 1 PUBLISH needs a packet id");
     head.push(...u16(options.packetId));
@@ -129,7 +129,7 @@ export function encodePuback(packetId: number): Uint8Array {
 
 export function encodeSubscribe(packetId: number, filters: readonly string[], qos: 0 | 1): Uint8Array {
   const body = [...u16(packetId)];
-  for (const filter of filters) body.push(...lengthPrefixed(utf8(filter)), qos);
+  for (const filter of filters) body.push(...lengthPrefixed(encodeUtf8(filter)), qos);
   return packet((MqttType.SUBSCRIBE << 4) | 0x02, body);
 }
 

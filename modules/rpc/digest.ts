@@ -5,9 +5,11 @@
 // the device's flash hashing stays native (board/slots). Strings are hashed
 // as UTF-8, as mos and curl send user names and passwords.
 
+import { encodeUtf8 } from "sys/utf8";
+
 /** Lower-case hex MD5 of the UTF-8 bytes of `text`. */
 export function md5Hex(text: string): string {
-  const words = padBlocks(utf8(text), false);
+  const words = padBlocks(encodeUtf8(text), false);
   let a = 0x67452301;
   let b = 0xefcdab89 | 0;
   let c = 0x98badcfe | 0;
@@ -48,7 +50,7 @@ export function md5Hex(text: string): string {
 
 /** Lower-case hex SHA-256 of the UTF-8 bytes of `text`. */
 export function sha256Hex(text: string): string {
-  const words = padBlocks(utf8(text), true);
+  const words = padBlocks(encodeUtf8(text), true);
   const h = Int32Array.from(SHA256_H0);
   const w = new Int32Array(64);
   for (let block = 0; block < words.length; block += 16) {
@@ -81,7 +83,7 @@ export function sha256Hex(text: string): string {
 
 /** SHA-1 of the UTF-8 bytes of `text`, 20 bytes. */
 export function sha1(text: string): Uint8Array {
-  const words = padBlocks(utf8(text), true);
+  const words = padBlocks(encodeUtf8(text), true);
   const h = Int32Array.from(SHA1_H0);
   const w = new Int32Array(80);
   for (let block = 0; block < words.length; block += 16) {
@@ -118,52 +120,6 @@ export function base64(bytes: Uint8Array): string {
     out += i + 2 < bytes.length ? BASE64[n & 63]! : "=";
   }
   return out;
-}
-
-/**
- * UTF-8 bytes of a string (lone surrogates become U+FFFD, as TextEncoder does).
- * Counted first, then written into one array of exactly that size: building
- * a number[] instead costs a 16-byte XS slot per byte, regrown as it fills,
- * and a 2 KB request head (OTA.Update's long URL) then ran the heap out.
- */
-export function utf8(text: string): Uint8Array {
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = codePointAt(text, i);
-    if (c > 0xffff) i++;
-    length += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-  }
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = codePointAt(text, i);
-    if (c > 0xffff) i++;
-    if (c < 0x80) out[at++] = c;
-    else if (c < 0x800) {
-      out[at++] = 0xc0 | (c >> 6);
-      out[at++] = 0x80 | (c & 63);
-    } else if (c < 0x10000) {
-      out[at++] = 0xe0 | (c >> 12);
-      out[at++] = 0x80 | ((c >> 6) & 63);
-      out[at++] = 0x80 | (c & 63);
-    } else {
-      out[at++] = 0xf0 | (c >> 18);
-      out[at++] = 0x80 | ((c >> 12) & 63);
-      out[at++] = 0x80 | ((c >> 6) & 63);
-      out[at++] = 0x80 | (c & 63);
-    }
-  }
-  return out;
-}
-
-/** The code point at `i` (a surrogate pair read whole), U+FFFD for a lone surrogate. */
-function codePointAt(text: string, i: number): number {
-  const c = text.charCodeAt(i);
-  if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-    const low = text.charCodeAt(i + 1);
-    if (low >= 0xdc00 && low <= 0xdfff) return 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-  }
-  return c >= 0xd800 && c <= 0xdfff ? 0xfffd : c;
 }
 
 /**

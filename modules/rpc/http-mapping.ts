@@ -6,6 +6,7 @@
 import { parseFrameChallenge, wwwAuthenticate, type FrameChallenge } from "rpc/digest-auth";
 import { MAX_NAME_LENGTH, parseFrame, type Frame } from "rpc/frame";
 import { readJson } from "sys/json-limits";
+import { utf8Length } from "sys/utf8";
 
 export const RPC_PREFIX = "/rpc";
 
@@ -206,19 +207,4 @@ function jsonResponse(status: number, json: string, keepAlive: boolean): HttpRes
 
 function connection(keepAlive: boolean): readonly [string, string] {
   return ["Connection", keepAlive ? "keep-alive" : "close"];
-}
-
-/** Byte length of a string in UTF-8, for an exact Content-Length. */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }

@@ -3,6 +3,7 @@
 // src = "<device id>/rpc-resp/<client id>", so reply topics contain slashes.
 
 import { parseIncomingFrame, type Frame } from "rpc/frame";
+import { codePointAt, unitsAt } from "sys/utf8";
 
 /** Topic filters to subscribe to (both at QoS 1). */
 export function mqttSubscriptions(deviceId: string): string[] {
@@ -16,14 +17,13 @@ const NOT_IN_TOPIC_NAME = /[+#\u0000-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\ufff
  * Whether `text` may be a topic name (MQTT 3.1.1 §1.5.3, §4.7): mosquitto
  * drops the session of a client that publishes to one holding a wildcard, a
  * control character or a Unicode noncharacter. Those past the BMP (U+nFFFE,
- * U+nFFFF) are found by code unit: XS's regular expressions see such a
- * character whole.
+ * U+nFFFF) are found by code point: XS 13.3's regular expressions see such a
+ * character whole, XS 17's as a surrogate pair.
  */
 export function isTopicName(text: string): boolean {
   if (NOT_IN_TOPIC_NAME.test(text)) return false;
-  for (let i = 1; i < text.length; i++) {
-    const low = text.charCodeAt(i);
-    if ((low === 0xdffe || low === 0xdfff) && (text.charCodeAt(i - 1) & 0xfc3f) === 0xd83f) return false;
+  for (let i = 0; i < text.length; i += unitsAt(text, i)) {
+    if ((codePointAt(text, i) & 0xfffe) === 0xfffe) return false;
   }
   return true;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { crc32 } from "rpc/crc32";
-import { UartFraming, asciiJson, type UartEvent } from "rpc/uart-framing";
+import { UartFraming, type UartEvent } from "rpc/uart-framing";
+import { asciiJson } from "sys/utf8";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 

@@ -9,7 +9,7 @@
 // delimiters or a megabyte with no newline costs no heap.
 
 import { crc32, crc32OfString, crcHex } from "rpc/crc32";
-import { decodeUtf8Strict } from "sys/utf8";
+import { asciiJson, decodeUtf8Strict } from "sys/utf8";
 import { MAX_FRAME_SIZE } from "rpc/frame";
 
 export type UartEvent =
@@ -159,24 +159,4 @@ function ascii(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += DECODE_STEP) s += String.fromCharCode.apply(null, bytes.subarray(i, i + DECODE_STEP) as unknown as number[]);
   return s;
-}
-
-/**
- * The same JSON with every non-ASCII character as a \u escape. Outside
- * strings JSON is ASCII already, so this is always valid, and it keeps replies
- * within the bytes a mos-style receiver accepts and the CRC over chars exact.
- */
-export function asciiJson(json: string): string {
-  // By code unit, not by regular expression: XS 13.3's /[\u0080-\uffff]/
-  // passes a character outside the BMP through whole, and the UART's
-  // one-byte-per-char buffer then wrote it as a NUL.
-  let ascii = "";
-  let from = 0;
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
-    if (c < 0x80) continue;
-    ascii += json.slice(from, i) + "\\u" + c.toString(16).padStart(4, "0");
-    from = i + 1;
-  }
-  return from === 0 ? json : ascii + json.slice(from);
 }

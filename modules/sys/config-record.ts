@@ -8,6 +8,7 @@
 // parse is reported, not trusted.
 
 import type { RecordStore } from "platform/ports";
+import { asciiJson } from "sys/utf8";
 
 export type ConfigRecordKind = "saved" | "trial";
 
@@ -40,7 +41,7 @@ export function readConfigRecord(store: RecordStore, kind: ConfigRecordKind): Co
 
 /** Write a record whole; throws when it would not fit. */
 export function writeConfigRecord(store: RecordStore, kind: ConfigRecordKind, diff: unknown): void {
-  const text = JSON.stringify({ v: 1, config: diff ?? {} }).replace(/[\u0080-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+  const text = asciiJson(JSON.stringify({ v: 1, config: diff ?? {} }));
   if (text.length > MAX_CONFIG_RECORD) throw new Error(`config too large (${text.length} bytes, at most ${MAX_CONFIG_RECORD})`);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeUtf8, decodeUtf8Strict } from "sys/utf8";
+import { asciiJson, decodeUtf8, decodeUtf8Strict, encodeUtf8, utf8Length } from "sys/utf8";
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
@@ -27,5 +27,26 @@ describe("decodeUtf8", () => {
       assert.throws(() => new TextDecoder("utf-8", { fatal: true }).decode(input));
       assert.equal(decodeUtf8Strict(input), undefined, JSON.stringify(bytes));
     }
+  });
+});
+
+describe("encodeUtf8 and utf8Length", () => {
+  it("encode as TextEncoder does, lone surrogates included, and count what they encode", () => {
+    for (const text of ["", "aé€\u{10348}", "\ud800x", "x\udc00", "\udbff\udfff", "GET /" + "aé€\u{10348}\ud800".repeat(500)]) {
+      const expected = Array.from(new TextEncoder().encode(text));
+      assert.deepEqual(Array.from(encodeUtf8(text)), expected, JSON.stringify(text));
+      assert.equal(utf8Length(text), expected.length, JSON.stringify(text));
+    }
+  });
+});
+
+describe("asciiJson", () => {
+  it("escapes every character beyond ASCII, a surrogate pair for one past the BMP, and leaves the value as it was", () => {
+    const value = { s: "café ☕ 𝄞 e\u0301", "ключ": ["\u007f", "\u0080"] };
+    const ascii = asciiJson(JSON.stringify(value));
+    assert.match(ascii, /^[\x00-\x7f]*$/);
+    assert.ok(ascii.includes("\\ud834\\udd1e"), ascii);
+    assert.deepEqual(JSON.parse(ascii), value);
+    assert.equal(asciiJson('{"a":1}'), '{"a":1}');
   });
 });
