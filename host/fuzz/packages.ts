@@ -14,15 +14,19 @@
 import { createHash } from "node:crypto";
 import zlib from "node:zlib";
 import { readStoredZip } from "../fwpack/stored-zip-reader.ts";
+import {
+  CENTRAL_HEADER_SIGNATURE as CENTRAL,
+  DATA_DESCRIPTOR_SIGNATURE as DESCRIPTOR,
+  END_OF_CENTRAL_DIRECTORY_SIGNATURE as EOCD,
+  LOCAL_HEADER_SIGNATURE as LOCAL,
+  LOCAL_HEADER_SIZE,
+  decodeLocalHeader,
+} from "../fwpack/zip-records.ts";
 import type { FuzzFirmware } from "./board.ts";
 import { heavyJson, jsonString, jsonValue } from "./json-gen.ts";
 import { mutateBytes } from "./mutate.ts";
 import type { Rng } from "./prng.ts";
 
-const LOCAL = 0x04034b50;
-const CENTRAL = 0x02014b50;
-const EOCD = 0x06054b50;
-const DESCRIPTOR = 0x08074b50;
 
 export interface ZipEntryIn {
   name: Buffer;
@@ -117,15 +121,10 @@ export interface LocalEntry {
 export function localEntries(zip: Buffer): LocalEntry[] {
   const out: LocalEntry[] = [];
   let at = 0;
-  while (at + 30 <= zip.length && zip.readUInt32LE(at) === LOCAL) {
-    const flags = zip.readUInt16LE(at + 6);
-    const method = zip.readUInt16LE(at + 8);
-    const crc = zip.readUInt32LE(at + 14);
-    const size = zip.readUInt32LE(at + 18);
-    const nameLen = zip.readUInt16LE(at + 26);
-    const extraLen = zip.readUInt16LE(at + 28);
-    const name = zip.subarray(at + 30, at + 30 + nameLen).toString("latin1");
-    const dataOffset = at + 30 + nameLen + extraLen;
+  while (at + LOCAL_HEADER_SIZE <= zip.length && zip.readUInt32LE(at) === LOCAL) {
+    // The device streams by the compressed size, whatever the other size says.
+    const { flags, method, crc32: crc, compressedSize: size, nameStart, nameLength, dataStart: dataOffset } = decodeLocalHeader(zip, at);
+    const name = zip.subarray(nameStart, nameStart + nameLength).toString("latin1");
     if (dataOffset + size > zip.length) break;
     out.push({ offset: at, name, flags, method, crc, size, dataOffset, data: zip.subarray(dataOffset, dataOffset + size) });
     at = dataOffset + size;

@@ -22,6 +22,7 @@ import {
   MAX_ZIP_COMMENT,
   METHOD_STORED,
   decodeDosDateTime,
+  decodeLocalHeader,
 } from "./zip-records.js";
 
 export interface StoredZipEntry {
@@ -67,15 +68,8 @@ export function readStoredZip(bytes: Uint8Array): StoredZipEntry[] {
       throw new FwZipError(`${what} ${hex(signature, 8)} at offset ${hex(at)} (expected ${hex(LOCAL_HEADER_SIGNATURE, 8)})`);
     }
     need(at, LOCAL_HEADER_SIZE, "a local header");
-    const flags = b.readUInt16LE(at + 6);
-    const method = b.readUInt16LE(at + 8);
-    const crc32 = b.readUInt32LE(at + 14);
-    const compressedSize = b.readUInt32LE(at + 18);
-    const size = b.readUInt32LE(at + 22);
-    const nameLength = b.readUInt16LE(at + 26);
-    const extraLength = b.readUInt16LE(at + 28);
-    need(at + LOCAL_HEADER_SIZE, nameLength + extraLength, "an entry name and extra field");
-    const nameStart = at + LOCAL_HEADER_SIZE;
+    const { flags, method, crc32, compressedSize, size, nameLength, extraLength, nameStart, dataStart, date, time } = decodeLocalHeader(b, at);
+    need(nameStart, nameLength + extraLength, "an entry name and extra field");
     const name = decodeName(b.subarray(nameStart, nameStart + nameLength), flags, at);
     const quoted = JSON.stringify(name);
     if (method !== METHOD_STORED) {
@@ -93,7 +87,6 @@ export function readStoredZip(bytes: Uint8Array): StoredZipEntry[] {
     if (compressedSize !== size) {
       throw new FwZipError(`Malformed archive: stored entry ${quoted} has compressed size ${compressedSize} but size ${size}`);
     }
-    const dataStart = nameStart + nameLength + extraLength;
     need(dataStart, size, `the data of ${quoted}`);
     const data = b.subarray(dataStart, dataStart + size);
     const actual = zlib.crc32(data);
@@ -105,7 +98,7 @@ export function readStoredZip(bytes: Uint8Array): StoredZipEntry[] {
       data,
       crc32,
       flags,
-      modified: decodeDosDateTime(b.readUInt16LE(at + 12), b.readUInt16LE(at + 10)),
+      modified: decodeDosDateTime(date, time),
       extraField: b.subarray(nameStart + nameLength, dataStart),
       offset: at,
     });

@@ -1,5 +1,6 @@
 // The fixed parts of the ZIP records a fw.zip uses (PKWARE APPNOTE 6.3.x,
-// §4.3.7, §4.3.12, §4.3.16), shared by the writer and the strict reader.
+// §4.3.7, §4.3.12, §4.3.16), shared by the writer, the strict reader and the
+// fuzzer's model of the device's reader.
 // No ZIP64: the device's reader has none, and no firmware nears 4 GB.
 
 export const LOCAL_HEADER_SIGNATURE = 0x04034b50;
@@ -42,4 +43,38 @@ export function decodeDosDateTime(date: number, time: number): Date {
   return new Date(
     Date.UTC(1980 + (date >> 9), ((date >> 5) & 0x0f) - 1, date & 0x1f, time >> 11, (time >> 5) & 0x3f, (time & 0x1f) * 2),
   );
+}
+
+/** The fields of the local header at `at` (LOCAL_HEADER_SIZE bytes must be there); the caller checks the signature. */
+export interface LocalHeader {
+  flags: number;
+  method: number;
+  time: number;
+  date: number;
+  crc32: number;
+  compressedSize: number;
+  size: number;
+  nameLength: number;
+  extraLength: number;
+  /** Where the name starts; the extra field and then the data follow it. */
+  nameStart: number;
+  dataStart: number;
+}
+
+export function decodeLocalHeader(b: Buffer, at: number): LocalHeader {
+  const nameLength = b.readUInt16LE(at + 26);
+  const extraLength = b.readUInt16LE(at + 28);
+  return {
+    flags: b.readUInt16LE(at + 6),
+    method: b.readUInt16LE(at + 8),
+    time: b.readUInt16LE(at + 10),
+    date: b.readUInt16LE(at + 12),
+    crc32: b.readUInt32LE(at + 14),
+    compressedSize: b.readUInt32LE(at + 18),
+    size: b.readUInt32LE(at + 22),
+    nameLength,
+    extraLength,
+    nameStart: at + LOCAL_HEADER_SIZE,
+    dataStart: at + LOCAL_HEADER_SIZE + nameLength + extraLength,
+  };
 }
