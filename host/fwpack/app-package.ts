@@ -64,9 +64,10 @@ export function packageAppImage(image: Uint8Array, options: PackageAppImageOptio
     buildId: info.buildId,
     buildTimestamp: info.buildTimestamp,
     description: options.description,
+    // In flash order, as mgos lists them (FW_PARTS): boot, pt, otadata, app.
     files: [
-      { part: "app", src: options.src ?? `${name}.bin`, data: image, attrs: { type: "app", ptn: APP_PARTITION, encrypt: true } },
       ...(options.flash ? flashParts(options.flash) : []),
+      { part: "app", src: options.src ?? `${name}.bin`, data: image, attrs: { type: "app", ptn: APP_PARTITION, encrypt: true } },
     ],
     modified: info.builtAt ?? new Date(Date.UTC(1980, 0, 1)),
   });
