@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { MANIFEST, buildBoardProgram, firmwareVersion } from "../host/vboard/assets.ts";
+import { packageAppImage } from "../host/fwpack/app-package.ts";
+import { encodePartitionTable, parsePartitionsCsv } from "../host/fwpack/index.ts";
+import { MANIFEST, PARTITIONS_CSV, buildBoardProgram, firmwareVersion } from "../host/vboard/assets.ts";
 import { buildFirmwareImage } from "../host/vboard/firmware.ts";
 import { VirtualBoard } from "../host/vboard/supervisor.ts";
 import { openPtyPair } from "./pty-pair.ts";
@@ -91,6 +93,39 @@ describe("xs-ota flash (esptool-js against the virtual board's ROM loader)", fun
       const flash = fs.readFileSync(board.options.flashPath);
       assert.ok(flash.subarray(OTA_1, OTA_1 + 16).every((b) => b === 0xff), "the erase reached ota_1");
       assert.deepEqual(flash.subarray(0x10000, 0x10000 + fs.statSync(appFile).size), fs.readFileSync(appFile));
+    });
+  });
+
+  describe("a fresh board, from the fw.zip of xs-ota build (every part at its addr or ptn, as mos flash writes it)", () => {
+    let bench: Bench;
+    let zipFile: string;
+    before(async () => {
+      bench = await blankBoard();
+      const built = await runCli(["build", "--version", "3.1.0", "--out", path.join(appDir, "pkg")]);
+      assert.equal(built.code, 0, built.stderr);
+      zipFile = path.join(appDir, "pkg/fw.zip");
+    });
+    after(() => bench?.close());
+
+    it("writes partition table, otadata and app from the package, and the board boots the package's version", async () => {
+      const r = await runCli(["--port", bench.board.uartPath, "flash", "--image", zipFile]);
+      assert.equal(r.code, 0, r.stderr);
+      for (const what of ["partition table at 0x8000 \\(3072 bytes\\)", "otadata at 0xD000 \\(8192 bytes\\)", "app \\(ota_0\\) at 0x10000"]) assert.match(r.stderr, new RegExp(`wrote ${what}.*MD5 verified`));
+      assert.match(r.stderr, /flashed ESP32-D0WD-V3 \(revision 3\), MAC [0-9a-f:]{17}: 3 images/);
+      assert.equal((await bench.board.waitReady()).version, "3.1.0");
+      const flash = fs.readFileSync(bench.board.options.flashPath);
+      const pt = Buffer.from(encodePartitionTable(parsePartitionsCsv(fs.readFileSync(PARTITIONS_CSV, "utf8"))));
+      assert.deepEqual(flash.subarray(0x8000, 0x8000 + pt.length), pt);
+      const info = await runCli(["--port", bench.board.uartPath, "call", "Sys.GetInfo"]);
+      assert.equal(JSON.parse(info.stdout).fw_version, "3.1.0");
+    });
+
+    it("refuses a package made for OTA only, as mos flash does: it has no partition table to place the app by", async () => {
+      const otaOnly = path.join(appDir, "ota-only.zip");
+      fs.writeFileSync(otaOnly, packageAppImage(fs.readFileSync(appFile)).zip);
+      const r = await runCli(["--port", bench.board.uartPath, "flash", "--image", otaOnly]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /ota-only\.zip: no partition table in the fw bundle \(part "pt"\), needed to place part "app" in partition "ota_0"/);
     });
   });
 

@@ -1,4 +1,6 @@
-// xs-ota build: the firmware as an OTA package (fw.zip, mos format).
+// xs-ota build: the firmware as a fw.zip in mos's format, complete for
+// `mos flash` / `xs-ota flash` on a blank board (pt, otadata and, for a chip,
+// boot) and for OTA (the app; the board skips the rest).
 // --board virtual builds the firmware for the virtual board (and app.bin);
 // --board esp32|esp32s3|esp32c3 packages what Moddable's mcconfig and ESP-IDF
 // built (`make esp32`), found with --moddable-out.
@@ -48,7 +50,7 @@ const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("h
 export function registerBuildCommand(program: Command): void {
   program
     .command("build")
-    .description("build the firmware and package it for OTA: DIR/fw.zip (mos format) and DIR/app.bin")
+    .description("build the firmware and package it: DIR/fw.zip (mos format: the app for OTA, and pt, otadata and (chips) boot to flash a blank board) and, virtual board, DIR/app.bin")
     .addOption(new Option("--board <name>", "virtual, or esp32 / esp32s3 / esp32c3 to package a Moddable build").argParser(boardOption).default("virtual"))
     .option("--version <version>", "firmware version, e.g. 1.2.0 (virtual board: required; ESP32: taken from the image)", versionOption)
     .option("--out <dir>", "output directory", "build")
@@ -56,7 +58,7 @@ export function registerBuildCommand(program: Command): void {
     .option("--moddable-out <dir>", "ESP32: the ESP-IDF build directory of a Moddable build (xsProj-<subclass>/build)")
     .addHelpText(
       "after",
-      "\nExamples:\n  xs-ota build --version 1.2.0 --out build/1.2.0\n  xs-ota build --board esp32 --moddable-out $MODDABLE/build/tmp/esp32/release/xs-ota/xsProj-esp32/build --out build/esp32\n  xs-ota fwinfo build/1.2.0/fw.zip",
+      "\nExamples:\n  xs-ota build --version 1.2.0 --out build/1.2.0\n  xs-ota build --board esp32 --moddable-out $MODDABLE/build/tmp/esp32/release/xs-ota/xsProj-esp32/build --out build/esp32\n  xs-ota fwinfo build/1.2.0/fw.zip\n  xs-ota --port build/vboard/uart flash --image build/1.2.0/fw.zip",
     )
     .action(async (options: BuildOptions) => {
       if (options.board !== "virtual") return packageEsp32(options);
@@ -68,6 +70,7 @@ export function registerBuildCommand(program: Command): void {
         [
           `built ${manifest.name} ${manifest.version} for the ${options.board} board`,
           `  build_id  ${manifest.build_id}`,
+          `  parts     ${Object.keys(manifest.parts).join(", ")}`,
           `  wrote     ${files!.zip}  ${pkg.zip.length} bytes  sha256 ${sha256(pkg.zip)}`,
           `  wrote     ${files!.app}  ${pkg.app.length} bytes  sha256 ${sha256(pkg.app)}`,
           "",

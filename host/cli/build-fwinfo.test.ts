@@ -41,6 +41,7 @@ describe("xs-ota build and fwinfo", function () {
           r.stdout,
           `built xs-ota ${version} for the virtual board\n` +
             `  build_id  20260304-050607/${version}\n` +
+            `  parts     pt, otadata, app\n` +
             `  wrote     ${out(`${version}/fw.zip`)}  ${zip.length} bytes  sha256 ${sha256(zip)}\n` +
             `  wrote     ${out(`${version}/app.bin`)}  ${app.length} bytes  sha256 ${sha256(app)}\n`,
         );
@@ -89,7 +90,7 @@ describe("xs-ota build and fwinfo", function () {
         assert.match(text, new RegExp(`^${out(`${version}/fw.zip`)}: fw\\.zip, \\d+ bytes, sha256 [0-9a-f]{64}\n`));
         assert.match(text, new RegExp(`\n  version +${version.replace(/\./g, "\\.")}\n`));
         assert.match(text, new RegExp(`\n  build_id +20260304-050607/${version}\n`));
-        assert.match(text, /\npart app: type app, ptn ota_0, src xs-ota\.bin\n/);
+        assert.match(text, /\npart app: type app, encrypt true, ptn ota_0, src xs-ota\.bin\n/);
         for (const check of ["size", "cs_sha1", "cs_sha256", "app image", "version", "build_id"]) assert.match(text, new RegExp(`\n  ✓ ${check} `));
         assert.doesNotMatch(text, /✗/);
         assert.match(text, /\n    header +ESP32 \(chip id 0\), 2 segments, DIO 40 MHz 4 MB/);

@@ -28,14 +28,18 @@ function positiveInteger(value: string): number {
 export function registerFlashCommand(program: Command): void {
   program
     .command("flash")
-    .description("write bootloader (if any), partition table, blank otadata and app through the ROM serial loader (esptool-js), verify each by MD5, reset into the app")
+    .description("write bootloader (if any), partition table, blank otadata and app (or every part of a fw.zip) through the ROM serial loader (esptool-js), verify each by MD5, reset into the app")
     .option("--baud <n>", "baud rate while writing (the ROM starts at 115200)", positiveInteger, 460800)
     .option("--erase", "erase the whole flash first")
-    .option("--image <path...>", "an ESP-IDF build directory, a directory of .bin files, or files (app, bootloader, partition table); default: this repository's firmware for the virtual board")
+    .option(
+      "--image <path...>",
+      "a fw.zip (each part at its addr or ptn, as mos flash writes it), an ESP-IDF build directory, a directory of .bin files, or files (app, bootloader, partition table); default: this repository's firmware for the virtual board",
+    )
     .option("--connect-attempts <n>", "reset-and-SYNC attempts before giving up", positiveInteger, 7)
     .addHelpText(
       "after",
       "\nExamples:\n  xs-ota --port build/vboard/uart flash                 # the virtual board (xs-ota sim)\n" +
+        "  xs-ota --port build/vboard/uart flash --image build/v2/fw.zip   # xs-ota build's (or mos build's) package\n" +
         "  xs-ota --port /dev/ttyUSB0 flash --image build/v2/app.bin\n  xs-ota --port /dev/ttyUSB0 flash --erase --image path/to/esp-idf/build",
     )
     .action(async (options: FlashOptions) => {

@@ -3,6 +3,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ChipId, PARTITION_TABLE_OFFSET, buildAppImage, buildVirtualBoardImage, encodePartitionTable, parsePartitionsCsv } from "../fwpack/index.ts";
+import { packageAppImage } from "../fwpack/app-package.ts";
+import { decodeFwManifest, encodeFwManifest } from "../fwpack/fw-manifest.ts";
+import { readStoredZip } from "../fwpack/stored-zip-reader.ts";
+import { writeStoredZip } from "../fwpack/stored-zip-writer.ts";
 import { FlashPlanError, planFlash } from "./flash-plan.ts";
 
 const CSV = fs.readFileSync(new URL("../../boards/virtual/partitions.csv", import.meta.url), "utf8");
@@ -67,4 +71,43 @@ describe("what xs-ota flash writes where", () => {
     await assert.rejects(planFlash({ paths: [file("d.bin", big)], partitionsCsv: small, defaultApp: async () => app }), /does not fit or verify for partition "ota_0"/);
     await refuse([path.join(dir, "missing.bin")], /cannot read .*missing\.bin: no such file/);
   });
+
+  describe("a fw.zip", () => {
+    const table = encodePartitionTable(parsePartitionsCsv(CSV));
+    const plan = (zip: Uint8Array) => planFlash({ paths: [file("fw.zip", zip)], partitionsCsv: "", defaultApp: () => assert.fail("not needed") });
+
+    it("puts each part where mos flash would: addr, or ptn through the package's own table (an app at its start, data at offset + addr)", async () => {
+      const flash = { boot: { data: bootloader(ChipId.ESP32), addr: 0x1000 }, pt: table, otadata: Buffer.alloc(0x2000, 0xff) };
+      const { manifest, zip } = packageAppImage(app, { flash });
+      // mgos's nvs part: no file, 0x4000 bytes of 0xFF in the nvs partition.
+      const parts = { ...manifest.parts, nvs: { type: "nvs", ptn: "nvs", size: 0x4000, fill: 0xff } };
+      const withNvs = repack(zip, parts);
+      const p = await plan(withNvs);
+      assert.deepEqual(where(p.images), [
+        ["bootloader", 0x1000, flash.boot.data.length],
+        ["partition table", 0x8000, 0xc00],
+        ["nvs", 0x9000, 0x4000],
+        ["otadata", 0xd000, 0x2000],
+        ["app (ota_0)", 0x10000, app.length],
+      ]);
+      assert.equal(p.chipId, ChipId.ESP32);
+    });
+
+    it("refuses, with the reason: no pt for a ptn, an unknown partition, overlapping parts, a bootloader for another chip", async () => {
+      const refuse = (zip: Uint8Array, re: RegExp) => assert.rejects(plan(zip), (e: Error) => e instanceof FlashPlanError && re.test(e.message));
+      await refuse(packageAppImage(app).zip, /no partition table in the fw bundle \(part "pt"\), needed to place part "app" in partition "ota_0"/);
+      const full = packageAppImage(app, { flash: { pt: table, otadata: Buffer.alloc(0x2000, 0xff) } });
+      await refuse(repack(full.zip, { ...full.manifest.parts, app: { ...full.manifest.parts.app!, ptn: "app_0" } }), /part "app": partition "app_0" not found/);
+      await refuse(repack(full.zip, { ...full.manifest.parts, pt: { ...full.manifest.parts.pt!, addr: 0xd000 } }), /overlap/);
+      await refuse(packageAppImage(app, { flash: { boot: { data: bootloader(ChipId.ESP32S3), addr: 0x1000 }, pt: table, otadata: Buffer.alloc(0x2000, 0xff) } }).zip, /different chips/);
+      await refuse(Buffer.concat([full.zip.subarray(0, 100), Buffer.alloc(10)]), /fw\.zip: /);
+    });
+  });
 });
+
+/** The same package under another `parts` (the files, their sizes and digests as they were). */
+function repack(zip: Buffer, parts: Record<string, Record<string, unknown>>): Buffer {
+  const [manifest, ...files] = readStoredZip(zip);
+  const changed = encodeFwManifest({ ...decodeFwManifest(manifest!.data), parts });
+  return writeStoredZip([{ name: manifest!.name, data: changed }, ...files], { modified: new Date(Date.UTC(2026, 0, 1)) });
+}

@@ -6,7 +6,8 @@
 // slot) and the app in the partition a blank otadata boots (factory, else
 // ota_0). Files are told apart by their content, not their names.
 //
-// Sources, first match wins: an ESP-IDF build directory (its
+// Sources, first match wins: a fw.zip (every part where its manifest says, as
+// mos flash writes it: fw-zip-plan.ts), an ESP-IDF build directory (its
 // flasher_args.json lists every file and offset), a directory or a list of
 // files (app image, bootloader image, partition table binary), or nothing:
 // this repository's firmware for the virtual board, built now.
@@ -30,6 +31,7 @@ import {
   verifyAppImage,
   type Partition,
 } from "../fwpack/index.ts";
+import { isZip, planFwZip } from "./fw-zip-plan.ts";
 
 export interface FlashImage {
   /** What it is, for messages: "bootloader", "partition table", "otadata", "app". */
@@ -55,7 +57,7 @@ export class FlashPlanError extends Error {
 }
 
 export interface PlanSources {
-  /** --image: files, or one directory. Empty: build the default app. */
+  /** --image: a fw.zip, files, or one directory. Empty: build the default app. */
   paths: readonly string[];
   /** The table used when no partition table binary is given. */
   partitionsCsv: string;
@@ -71,6 +73,10 @@ export async function planFlash(sources: PlanSources): Promise<FlashPlan> {
   const found = new Map<Kind, { file: string; data: Buffer }>();
   for (const file of files.list) {
     const data = read(file);
+    if (isZip(data)) {
+      if (sources.paths.length > 1) throw new FlashPlanError(`${file} is a fw.zip: it holds every part and is flashed on its own`);
+      return planFwZip(file, data);
+    }
     const kind = classify(data);
     if (!kind) throw new FlashPlanError(`${file} is neither an app image, a bootloader image nor a partition table`);
     const earlier = found.get(kind);

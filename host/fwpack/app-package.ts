@@ -2,14 +2,15 @@
 // image's own esp_app_desc_t, so the package cannot disagree with what the
 // device will report once it runs the image: fw_version = the descriptor's
 // version, fw_id = buildId(date, time, version) (modules/sys/identity.ts).
+// With the flash parts (boot, pt, otadata) it is a package `mos flash` can
+// put on a blank board too; without them it is good for OTA only.
 
 import { buildId } from "sys/identity";
 import type { AppDescription } from "./app-desc.js";
 import { verifyAppImage } from "./app-image.js";
+import { APP_PARTITION, flashParts, type FlashPartsSource } from "./flash-parts.js";
 import { buildFwZip, type BuiltFwZip } from "./fw-zip.js";
 
-/** The label of the first app slot in our partition tables; mos's is app_0. Flashers use it, OTA ignores it. */
-export const APP_PARTITION = "ota_0";
 export const PLATFORM = "esp32";
 
 export interface AppBuildInfo {
@@ -45,10 +46,13 @@ export interface PackageAppImageOptions {
   name?: string;
   description?: string;
   platform?: string;
-  ptn?: string;
+  /** The app part's file name; defaults to "<name>.bin", as mos names it. */
+  src?: string;
+  /** What a flasher writes beside the app on a blank board. */
+  flash?: FlashPartsSource;
 }
 
-/** Refuses an image the bootloader would refuse; the part file is "<name>.bin", as mos names it. */
+/** Refuses an image the bootloader would refuse. */
 export function packageAppImage(image: Uint8Array, options: PackageAppImageOptions = {}): BuiltFwZip {
   const desc = verifyAppImage(image).appDesc!;
   const info = appBuildInfo(desc);
@@ -60,7 +64,11 @@ export function packageAppImage(image: Uint8Array, options: PackageAppImageOptio
     buildId: info.buildId,
     buildTimestamp: info.buildTimestamp,
     description: options.description,
-    files: [{ part: "app", src: `${name}.bin`, data: image, attrs: { type: "app", ptn: options.ptn ?? APP_PARTITION } }],
+    // In flash order, as mgos lists them (FW_PARTS): boot, pt, otadata, app.
+    files: [
+      ...(options.flash ? flashParts(options.flash) : []),
+      { part: "app", src: options.src ?? `${name}.bin`, data: image, attrs: { type: "app", ptn: APP_PARTITION, encrypt: true } },
+    ],
     modified: info.builtAt ?? new Date(Date.UTC(1980, 0, 1)),
   });
 }

@@ -38,7 +38,7 @@ describe("fw.zip of an app image", () => {
       build_id: "20250102-123456/1.2.3",
       build_timestamp: "2025-01-02T12:34:56Z",
       parts: {
-        app: { type: "app", ptn: "ota_0", src: "xs-ota.bin", size: image.length, cs_sha1: sha("sha1", image), cs_sha256: sha("sha256", image) },
+        app: { type: "app", encrypt: true, ptn: "ota_0", src: "xs-ota.bin", size: image.length, cs_sha1: sha("sha1", image), cs_sha256: sha("sha256", image) },
       },
     });
     assert.equal(built.manifest.build_id, buildId("Jan  2 2025", "12:34:56", "1.2.3"), "what the firmware reports as fw_id");

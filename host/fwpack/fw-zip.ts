@@ -138,7 +138,9 @@ function checkAppImage(part: FwZipPart, manifest: FwManifest, label: string): vo
   const data = part.entry!.data;
   try {
     part.app = parseAppImage(data);
-    verifyAppImage(data);
+    // Checked for itself, for the chip it names (an ESP32-S3 package is good too):
+    // whether that is the board's chip is for the flasher and the device to say.
+    verifyAppImage(data, { chipId: part.app.header.chipId });
     part.checks.push({ check: "app image", expected: "valid", actual: "valid", ok: true });
   } catch (e) {
     const reason = (e as Error).message;

@@ -1,16 +1,14 @@
 // A mos-format fw.zip of a Moddable ESP32 build (mcconfig + ESP-IDF), with the
 // ESP32 parts of spec/mos-rpc.md §3.2: the app for OTA, and the bootloader,
 // partition table and initial otadata that a flasher (or mos flash) needs for
-// a fresh board. The device's updater writes only the app; it skips pt and
-// otadata and refuses a boot part with update: true.
+// a fresh board (flash-parts.ts). The device's updater writes only the app.
 
 import fs from "node:fs";
 import path from "node:path";
 import { verifyAppImage } from "./app-image.js";
-import { appBuildInfo } from "./app-package.js";
-import { buildFwZip, type BuiltFwZip } from "./fw-zip.js";
+import { packageAppImage } from "./app-package.js";
+import type { BuiltFwZip } from "./fw-zip.js";
 import { ChipId } from "./image-header.js";
-import { decodePartitionTable } from "./partition-table.js";
 
 export const ESP32_BOARDS = {
   esp32: { chipId: ChipId.ESP32, bootloaderAddr: 0x1000 },
@@ -41,25 +39,10 @@ function find(dir: string, part: keyof typeof FILES): Buffer {
 export function packageModdableBuild(dir: string, board: Esp32Board = "esp32"): BuiltFwZip {
   const { chipId, bootloaderAddr } = ESP32_BOARDS[board];
   const app = find(dir, "app");
-  const desc = verifyAppImage(app, { chipId }).appDesc!;
-  const boot = find(dir, "boot");
-  const pt = find(dir, "pt");
-  const otadata = find(dir, "otadata");
-  const table = decodePartitionTable(pt);
-  if (!table.partitions.some((p) => p.name === "ota_1")) throw new Error("the build's partition table has no ota_1: OTA needs two app slots (see boards/<board>/partitions.csv)");
-  const info = appBuildInfo(desc);
-  return buildFwZip({
-    name: desc.projectName,
+  verifyAppImage(app, { chipId });
+  return packageAppImage(app, {
     platform: "esp32",
-    version: info.version,
-    buildId: info.buildId,
-    buildTimestamp: info.buildTimestamp,
-    files: [
-      { part: "boot", src: "bootloader.bin", data: boot, attrs: { type: "boot", addr: bootloaderAddr, encrypt: true, update: false } },
-      { part: "pt", src: "partition-table.bin", data: pt, attrs: { type: "pt", addr: 0x8000, encrypt: true } },
-      { part: "otadata", src: "ota_data_initial.bin", data: otadata, attrs: { type: "otadata", ptn: "otadata", encrypt: true } },
-      { part: "app", src: "xs_esp32.bin", data: app, attrs: { type: "app", ptn: "ota_0", encrypt: true } },
-    ],
-    modified: info.builtAt ?? new Date(Date.UTC(1980, 0, 1)),
+    src: "xs_esp32.bin",
+    flash: { boot: { data: find(dir, "boot"), addr: bootloaderAddr }, pt: find(dir, "pt"), otadata: find(dir, "otadata") },
   });
 }

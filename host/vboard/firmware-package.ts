@@ -1,5 +1,9 @@
-// The firmware of this repository as an OTA package for the virtual board:
-// the app image that buildFirmwareImage() would build, wrapped in fw.zip.
+// The firmware of this repository as a package for the virtual board: the app
+// image that buildFirmwareImage() would build, wrapped in fw.zip with the
+// partition table (boards/virtual/partitions.csv) and an erased otadata, so
+// that `mos flash` or `xs-ota flash` can put it on a blank board. It has no
+// boot part: the board's bootloader is emulated in C (host/vboard/idf) and
+// reads nothing at 0x1000; mos's flasher needs only `pt` (host/fwpack/README.md).
 // Tests that need firmware which fails on purpose (rollback after a crash or
 // a hang) replace modules here, by specifier, instead of through a hidden
 // CLI switch: the image stays a real, valid image, only its code misbehaves.
@@ -9,6 +13,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { packageAppImage } from "../fwpack/app-package.ts";
 import type { BuiltFwZip } from "../fwpack/fw-zip.ts";
+import { blankOtadata, encodePartitionTable, parsePartitionsCsv } from "../fwpack/index.ts";
+import { PARTITIONS_CSV } from "./assets.ts";
 import { buildFirmwareImage } from "./firmware.ts";
 
 export const DEFAULT_MANIFEST = fileURLToPath(new URL("../../manifest.json", import.meta.url));
@@ -49,7 +55,8 @@ export async function buildFirmwarePackage(options: FirmwarePackageOptions): Pro
     builtAt,
     override: options.firmwareOverride,
   });
-  const built: FirmwarePackage = { ...packageAppImage(app, { description: options.description }), app };
+  const pt = encodePartitionTable(parsePartitionsCsv(fs.readFileSync(PARTITIONS_CSV, "utf8")));
+  const built: FirmwarePackage = { ...packageAppImage(app, { description: options.description, flash: { pt, otadata: blankOtadata() } }), app };
   if (options.out !== undefined) {
     fs.mkdirSync(options.out, { recursive: true });
     built.files = { zip: path.join(options.out, "fw.zip"), app: path.join(options.out, "app.bin") };
