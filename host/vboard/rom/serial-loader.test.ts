@@ -94,12 +94,35 @@ describe("the ESP32 serial loader (ROM, then flasher stub)", () => {
     });
 
     it("answers GET_SECURITY_INFO as the ESP32 ROM does: invalid message, 8 times, in a reply that does not match the request", async () => {
-      const replies = await chip.send(Op.GET_SECURITY_INFO);
+      const sent: Buffer[] = [];
+      const loader = new SerialLoader(chip.flash, new Esp32Registers({ mac: MAC, flashSize: FLASH_SIZE }), { send: (b) => sent.push(b), run: () => {}, note: () => {} });
+      loader.receive(encodeSlip(encodeCommand(Op.GET_SECURITY_INFO)));
+      await loader.idle();
+      // One write of 8 frames of 14 bytes, what esptool 4.12 drains (14 * 8 bytes) before it flushes.
+      assert.equal(sent.length, 1);
+      assert.equal(sent[0]!.length, 14 * 8);
+      const replies = new SlipDecoder(64).push(sent[0]!);
       assert.equal(replies.length, 8);
       for (const r of replies) {
         assert.notEqual(r[1], Op.GET_SECURITY_INFO);
         assert.deepEqual(r.subarray(8), hex("01050000"));
       }
+    });
+
+    it("READ_FLASH_SLOW: 64 bytes of flash whatever the length asked (esptool keeps the first ones), after SPI_ATTACH, within the flash", async () => {
+      chip.flash.program(0x8000, Buffer.from("0123456789abcdef".repeat(5)));
+      assert.deepEqual((await chip.send(Op.READ_FLASH_SLOW, le(0x8000, 16)))[0]!.subarray(8), hex("01060000"));
+      await chip.send(Op.SPI_ATTACH, le(0, 0));
+      const [full] = await chip.send(Op.READ_FLASH_SLOW, le(0x8000, 64));
+      assert.deepEqual(full!.subarray(0, 4), hex("010e4400"));
+      assert.deepEqual(full!.subarray(8), Buffer.concat([chip.flash.read(0x8000, 64), hex("00000000")]));
+      const [short] = await chip.send(Op.READ_FLASH_SLOW, le(0x8010, 3));
+      assert.deepEqual(short!.subarray(8, 11), Buffer.from("012"));
+      assert.equal(short!.length, 8 + 64 + 4);
+      const [end] = await chip.send(Op.READ_FLASH_SLOW, le(FLASH_SIZE - 4, 4));
+      assert.deepEqual(end!.subarray(8 + 4, 8 + 64), Buffer.alloc(60, 0xff), "past the flash's end: 0xFF");
+      assert.deepEqual((await chip.send(Op.READ_FLASH_SLOW, le(FLASH_SIZE - 4, 8)))[0]!.subarray(8), hex("01060000"));
+      assert.deepEqual((await chip.send(Op.READ_FLASH_SLOW, le(0, 65)))[0]!.subarray(8), hex("01060000"));
     });
 
     it("runs the SPI controller's RDID for esptool's flash-id read: the JEDEC id of a Winbond part of this size", async () => {
@@ -190,6 +213,26 @@ describe("the ESP32 serial loader (ROM, then flasher stub)", () => {
       assert.equal(chip.flash.read(0x23000, 1)[0], 0x00, "a sector outside the image stays as it was");
       const [md5] = await chip.send(Op.SPI_FLASH_MD5, le(0x20000, image.length, 0, 0));
       assert.deepEqual(md5!.subarray(8), Buffer.concat([createHash("md5").update(image).digest(), hex("0000")]));
+    });
+
+    it("READ_FLASH: the reply, then bare packets each acknowledged by the host's byte total, at most max-in-flight unacknowledged, then the MD5", async () => {
+      const data = Buffer.alloc(0x2800);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+      chip.flash.program(0x30000, data);
+      // esptool's request: packets of a sector, 2 in flight at most.
+      const first = await chip.send(Op.READ_FLASH, le(0x30000, data.length, 0x1000, 2));
+      assert.deepEqual(first, [hex("01d2020000000000 0000"), data.subarray(0, 0x1000), data.subarray(0x1000, 0x2000)]);
+      const ack = (total: number) => chip.wire(encodeSlip(le(total))).then((b) => new SlipDecoder(0x2000).push(b));
+      assert.deepEqual(await ack(0x1000), [data.subarray(0x2000)]);
+      assert.deepEqual(await ack(0x2000), []);
+      assert.deepEqual(await ack(0x2800), [createHash("md5").update(data).digest()]);
+      // Back to commands.
+      assert.deepEqual((await chip.send(Op.SYNC, SYNC_BODY)).length, 8);
+    });
+
+    it("READ_FLASH refuses a read past the flash (C4 00) and a packet larger than a sector (C0 00)", async () => {
+      assert.deepEqual((await chip.send(Op.READ_FLASH, le(FLASH_SIZE - 0x100, 0x200, 0x100, 64)))[0]!.subarray(8), hex("c400"));
+      assert.deepEqual((await chip.send(Op.READ_FLASH, le(0, 0x2000, 0x2000, 64)))[0]!.subarray(8), hex("c000"));
     });
 
     it("refuses FLASH_END before all announced data came (C0 00), and a misaligned ERASE_REGION (C0 00)", async () => {

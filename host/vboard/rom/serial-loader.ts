@@ -7,15 +7,27 @@
 // the host starts (MEM_END with an entry inside what it loaded) is taken to be
 // the flasher stub, which is what esptool uploads.
 //
-// Where the sources are silent, the choice is written down: the ESP32 ROM's
-// reply to a command it does not know (GET_SECURITY_INFO among them) is
-// "invalid message" sent 8 times, as esptool's loader.py expects, with the
-// command byte 0 so that it does not match the request, which is how both
-// esptool and esptool-js recognise UnsupportedCommandError; and the stub's
-// RUN_USER_CODE does what serial-protocol.rst says it does (leave the loader
-// and run the app), where esp-flasher-stub still has a TODO.
+// Where the sources are silent, the choice is written down:
+// - The ESP32 ROM does not know GET_SECURITY_INFO (it came with the ESP32-S2;
+//   esptool's detect_chip: "UnsupportedCommandError: ESP8266/ESP32 ROM"), and
+//   answers it as any command it does not know: "invalid message" (status 1,
+//   error 5) sent 8 times, each frame 14 bytes with its delimiters (esptool
+//   4.12 loader.py command(), which drains exactly 14 x 8 bytes after such a
+//   reply, then flushes its input). The command byte is 0 so that it does not
+//   match the request, which is how esptool and esptool-js tell
+//   UnsupportedCommandError. The 8 frames leave as one write, back to back as
+//   the ROM's UART sends them: sent one by one, a late frame could reach the
+//   host after its flush and be read as the answer to its next command (the
+//   autodetection that once failed as "Secure Download Mode").
+// - READ_FLASH_SLOW always carries 64 bytes of data, what esptool's ROM path
+//   expects whatever it asked for (targets/esp32.py read_flash_slow takes
+//   the first block_len); past the bytes asked for we send the flash bytes
+//   that follow them, 0xFF past the end of the flash.
+// - The stub's RUN_USER_CODE does what serial-protocol.rst says it does (leave
+//   the loader and run the app), where esp-flasher-stub still has a TODO.
 
 import { DownloadError, FlashDownload, type LoaderKind } from "./flash-download.ts";
+import { FlashRead } from "./flash-read.ts";
 import type { Esp32Registers } from "./esp32-registers.ts";
 import {
   DATA_HEADER_SIZE,
@@ -38,6 +50,10 @@ import { SlipDecoder, encodeSlip } from "./slip.ts";
 const MAX_PACKET = 0x10000 + 64;
 /** The ROM answers SYNC (and a command it does not know) 8 times. */
 const ROM_REPEATS = 8;
+/** READ_FLASH_SLOW's fixed data size: the ROM reads at most this much per command. */
+const ROM_READ_BLOCK = 64;
+/** The largest READ_FLASH packet the stub has a buffer for (one flash sector). */
+const STUB_READ_PACKET_MAX = 0x1000;
 const OHAI = Buffer.from("OHAI", "ascii");
 /** Internal RAM a RAM download may target: DRAM and IRAM (esptool-js targets/esp32.js MEMORY_MAP). */
 const RAM_RANGES: ReadonlyArray<readonly [number, number]> = [
@@ -79,6 +95,8 @@ export class SerialLoader {
   #download: FlashDownload | undefined;
   #ram: RamDownload | undefined;
   readonly #loaded: Array<[number, number]> = [];
+  /** A stub READ_FLASH under way: the host's packets are its acknowledgements until it ends. */
+  #reading: FlashRead | undefined;
   /** The stub writes after acknowledging a block; a failure there is the answer to the next command. */
   #pendingStubError: number | undefined;
   #finished = false;
@@ -112,6 +130,10 @@ export class SerialLoader {
       // Text between packets, or a damaged packet: the ROM says the message was invalid.
       if (!command) return packet.length >= 2 ? this.#romUnknown() : undefined;
       return this.#rom(command);
+    }
+    if (this.#reading) {
+      if (this.#reading.acknowledge(packet)) this.#reading = undefined;
+      return;
     }
     if (!command) {
       if (packet.length < 8) return;
@@ -186,6 +208,14 @@ export class SerialLoader {
           this.#romReply(c.op);
           return start?.();
         }
+        case Op.READ_FLASH_SLOW: {
+          if (!this.#spiAttached) throw new Refusal(RomError.FAILED_TO_ACT);
+          const [address, length] = this.#words(c, [8], RomError.INVALID_MESSAGE);
+          if (length! > ROM_READ_BLOCK || address! + length! > this.#flash.size) throw new Refusal(RomError.FAILED_TO_ACT);
+          const block = Buffer.alloc(ROM_READ_BLOCK, 0xff);
+          this.#flash.read(address!, Math.min(ROM_READ_BLOCK, this.#flash.size - address!)).copy(block);
+          return this.#romReply(c.op, block);
+        }
         case Op.SPI_FLASH_MD5: {
           if (!this.#spiAttached) throw new Refusal(RomError.FAILED_TO_ACT);
           const md5 = this.#md5(c, RomError.INVALID_MESSAGE, RomError.FAILED_TO_ACT);
@@ -222,7 +252,7 @@ export class SerialLoader {
 
   #romUnknown(): void {
     const reply = encodeSlip(encodeResponse(0, this.#romValue, romStatus(RomError.INVALID_MESSAGE)));
-    for (let i = 0; i < ROM_REPEATS; i++) this.#io.send(reply);
+    this.#io.send(Buffer.concat(Array<Buffer>(ROM_REPEATS).fill(reply)));
   }
 
   // ---- stub ----
@@ -321,8 +351,17 @@ export class SerialLoader {
         }
         case Op.RUN_USER_CODE:
           return this.#leave("the stub's RUN_USER_CODE"); // it sends no reply
-        case Op.READ_FLASH:
-          throw new Refusal(StubCode.CMD_NOT_IMPLEMENTED); // not emulated: nothing here reads flash back
+        case Op.READ_FLASH: {
+          const [offset, length, packetSize, maxInFlight] = this.#words(c, [16], StubCode.BAD_DATA_LEN);
+          if (!packetSize || packetSize > STUB_READ_PACKET_MAX || !maxInFlight) throw new Refusal(StubCode.BAD_DATA_LEN);
+          if (offset! + length! > this.#flash.size) throw new Refusal(StubCode.FAILED_SPI_OP);
+          // The only command whose reply comes before its work: then the data.
+          const read = new FlashRead(this.#flash, { offset: offset!, length: length!, packetSize, maxInFlight }, (payload) => this.#io.send(encodeSlip(payload)));
+          after = () => {
+            if (!read.start()) this.#reading = read;
+          };
+          break;
+        }
         default:
           throw new Refusal(StubCode.INVALID_COMMAND);
       }
