@@ -26,6 +26,7 @@ import { configureLog, log } from "sys/log";
 import { installRpcService } from "sys/rpc-service";
 import { installSysService } from "sys/sys-service";
 import { BootStatePolicy } from "ota/boot-state";
+import { runningChipId } from "ota/image-check";
 import { installOtaService } from "ota/service";
 import { Updater } from "ota/updater";
 
@@ -68,6 +69,7 @@ const sys = installSysService(rpc, {
   deviceId,
   mac,
   app,
+  chipId: runningChipId(slots),
   uptimeUs: () => System.uptimeUs(),
   heap: () => System.heap(),
   after: (ms, callback) => void after(ms, callback),

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { packageAppImage } from "../host/fwpack/app-package.ts";
-import { encodePartitionTable, parsePartitionsCsv } from "../host/fwpack/index.ts";
+import { ChipId, buildAppImage, encodePartitionTable, parseAppImage, parsePartitionsCsv } from "../host/fwpack/index.ts";
 import { MANIFEST, PARTITIONS_CSV, buildBoardProgram, firmwareVersion } from "../host/vboard/assets.ts";
 import { buildFirmwareImage } from "../host/vboard/firmware.ts";
 import { VirtualBoard } from "../host/vboard/supervisor.ts";
@@ -66,7 +66,7 @@ describe("xs-ota flash (esptool-js against the virtual board's ROM loader)", fun
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, "");
       for (const what of ["partition table at 0x8000", "otadata at 0xD000", "app (ota_0) at 0x10000"]) assert.match(r.stderr, new RegExp(`wrote ${what.replace(/[()]/g, "\\$&")} .*MD5 verified`));
-      assert.match(r.stderr, /flashed ESP32-D0WD-V3 \(revision 3\), MAC 24:0a:c4(:[0-9a-f]{2}){3}: 3 images/);
+      assert.match(r.stderr, /flashed virtual board \(ESP32-D0WD-V3 \(revision 3\) to esptool\), MAC 24:0a:c4(:[0-9a-f]{2}){3}: 3 images/);
       assert.match(bench.console(), /\[rom\] flasher stub running[\s\S]*leaving download mode: the stub's RUN_USER_CODE/);
       const ready = await bench.board.waitReady();
       // The MAC esptool read from the eFuses is the board's own.
@@ -111,7 +111,7 @@ describe("xs-ota flash (esptool-js against the virtual board's ROM loader)", fun
       const r = await runCli(["--port", bench.board.uartPath, "flash", "--image", zipFile]);
       assert.equal(r.code, 0, r.stderr);
       for (const what of ["partition table at 0x8000 \\(3072 bytes\\)", "otadata at 0xD000 \\(8192 bytes\\)", "app \\(ota_0\\) at 0x10000"]) assert.match(r.stderr, new RegExp(`wrote ${what}.*MD5 verified`));
-      assert.match(r.stderr, /flashed ESP32-D0WD-V3 \(revision 3\), MAC [0-9a-f:]{17}: 3 images/);
+      assert.match(r.stderr, /flashed virtual board \(ESP32-D0WD-V3 \(revision 3\) to esptool\), MAC [0-9a-f:]{17}: 3 images/);
       assert.equal((await bench.board.waitReady()).version, "3.1.0");
       const flash = fs.readFileSync(bench.board.options.flashPath);
       const pt = Buffer.from(encodePartitionTable(parsePartitionsCsv(fs.readFileSync(PARTITIONS_CSV, "utf8"))));
@@ -135,7 +135,7 @@ describe("xs-ota flash (esptool-js against the virtual board's ROM loader)", fun
       const r = await runCli(["--port", bench.board.uartPath, "flash", "--image", appFile]);
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /error: MD5 mismatch for the app \(ota_0\) at 0x10000: the flash holds [0-9a-f]{32}, the file [0-9a-f]{32}\. The transfer was corrupted/);
-      assert.doesNotMatch(r.stderr, /flashed ESP32/);
+      assert.doesNotMatch(r.stderr, /flashed/);
     } finally {
       await bench.close();
     }
@@ -153,6 +153,21 @@ describe("xs-ota flash (esptool-js against the virtual board's ROM loader)", fun
     const missing = await runCli(["--port", "/dev/ttyNOSUCH9", "flash", "--image", appFile]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /error: cannot open serial port \/dev\/ttyNOSUCH9: no such device/);
+  });
+
+  it("refuses an app for a real ESP32 before writing anything (exit status 2): the board is told apart by its eFuse mark", async () => {
+    const esp32App = path.join(appDir, "esp32-app.bin");
+    fs.writeFileSync(esp32App, buildAppImage({ segments: parseAppImage(fs.readFileSync(appFile)).segments, header: { chipId: ChipId.ESP32 } }));
+    const bench = await blankBoard();
+    try {
+      const r = await runCli(["--port", bench.board.uartPath, "flash", "--image", esp32App]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /error: the images are built for chip id 0 \(ESP32\), but the board is a virtual board \(chip id 16982\): nothing was written\n/);
+      assert.doesNotMatch(bench.console(), /\[rom\] (flasher stub running|.*write|.*erase)/i);
+      assert.ok(!fs.existsSync(bench.board.options.flashPath) || fs.readFileSync(bench.board.options.flashPath).every((b) => b === 0xff), "the flash is still blank");
+    } finally {
+      await bench.close();
+    }
   });
 
   it("refuses a port that is not serial (exit status 2; what makes an image is host/flash/flash-plan.test.ts's)", async () => {

@@ -22,6 +22,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
+import { ChipId, buildAppImage, parseAppImage } from "../host/fwpack/index.ts";
 import { REPO_ROOT } from "../host/vboard/assets.ts";
 import { runCli } from "./run-cli.ts";
 
@@ -219,7 +220,9 @@ describe("our fw.zip through a reader written from mos's source (mos flash's vie
     fs.writeFileSync(path.join(idf, "bootloader/bootloader.bin"), bootloader);
     fs.writeFileSync(path.join(idf, "partition_table/partition-table.bin"), partData(parts.get("pt")!, blobs));
     fs.writeFileSync(path.join(idf, "ota_data_initial.bin"), Buffer.alloc(0x2000, 0xff));
-    fs.writeFileSync(path.join(idf, "xs_esp32.bin"), fs.readFileSync(path.join(dir, "virtual/app.bin")));
+    // The virtual board's app, rebuilt as an ESP32 one (chip id 0) for the packager's chip check; mos reads it as bytes.
+    const { segments } = parseAppImage(fs.readFileSync(path.join(dir, "virtual/app.bin")));
+    fs.writeFileSync(path.join(idf, "xs_esp32.bin"), buildAppImage({ segments, header: { chipId: ChipId.ESP32 } }));
     const r = await runCli(["build", "--board", "esp32", "--moddable-out", idf, "--out", path.join(dir, "esp32")]);
     assert.equal(r.code, 0, r.stderr);
     const zip = fs.readFileSync(path.join(dir, "esp32/fw.zip"));

@@ -156,7 +156,7 @@ describe("OTA.Update downloads", function () {
   it("names what is wrong with an invalid app image, keeps v1, and takes a good package next", async () => {
     server = await servePackages({ "/s3.zip": file(await faultyImagePackage("chip")), "/sha.zip": file(await faultyImagePackage("sha256")), "/fw.zip": file(zip) });
     const update = (path: string) => bench.rpc.call("OTA.Update", { url: `${server!.url}${path}`, commit_timeout: 0 });
-    await expectRefused(update("/s3.zip"), -5, /^-5 Wrong platform: xs-ota\.bin is built for chip id 9 \(ESP32-S3\), this board is 0 \(ESP32\)$/);
+    await expectRefused(update("/s3.zip"), -5, /^-5 Wrong platform: xs-ota\.bin is built for chip id 9 \(ESP32-S3\), this board is 16982 \(virtual board\)$/);
     await expectRefused(update("/sha.zip"), -10, /^-10 Digest mismatch: xs-ota\.bin SHA-256 differs from the one appended to the image: appended [0-9a-f]{64}, computed [0-9a-f]{64}$/);
     await expectApplied(update("/fw.zip"));
   });

@@ -85,6 +85,18 @@ describe("xs-ota ota (push) on the virtual board", function () {
     assert.deepEqual(await bootState(bench), { active_slot: 1, is_committed: false, revert_slot: 0, commit_timeout: 30 });
   });
 
+  it("refuses a package for another chip before sending anything (exit status 2)", async () => {
+    const file = path.join(bench.dir, "esp32s3.zip");
+    fs.writeFileSync(file, await faultyImagePackage("chip"));
+    const before = [await bootState(bench), await bench.rpc.call("OTA.Status")];
+    const r = await runCli(["--port", bench.board.httpUrl, "ota", file, "--commit-timeout", "0"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /esp32s3\.zip is built for chip id 9 \(ESP32-S3\), the device is 16982 \(virtual board\): nothing was sent \(--force sends it anyway\)\n/);
+    assert.deepEqual([await bootState(bench), await bench.rpc.call("OTA.Status")], before);
+    assert.deepEqual(before[0], V1_COMMITTED);
+    assert.equal((await info(bench)).fw_version, "1.0.0");
+  });
+
   it("updates over the UART, speaking mos's framing and handshake", async () => {
     const r = await runCli(["--port", bench.board.uartPath, "ota", v2zip, "--commit-timeout", "0"]);
     assert.equal(r.code, 0, r.stderr);
@@ -192,7 +204,7 @@ describe("xs-ota ota (push) on the virtual board", function () {
         case "magic":
           return [-39, "Invalid app image: xs-ota.bin is not an ESP32 app image: first byte 0x12, expected 0xE9"];
         case "chip":
-          return [-5, "Wrong platform: xs-ota.bin is built for chip id 9 (ESP32-S3), this board is 0 (ESP32)"];
+          return [-5, "Wrong platform: xs-ota.bin is built for chip id 9 (ESP32-S3), this board is 16982 (virtual board)"];
         case "checksum":
           return [-39, `Invalid app image: xs-ota.bin checksum ${byte(app[hashed - 1]! ^ 0xff)}, computed ${byte(app[hashed - 1]!)}`];
         case "sha256": {
@@ -286,8 +298,8 @@ describe("xs-ota ota over a UART that loses a reply", function () {
       while ((nl = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, nl + 1);
         pending = pending.slice(nl + 1);
-        // Replies come in request order: OTA.Status, OTA.Begin, then the writes; lose the third write's.
-        if (/"(result|error)"/.test(line) && ++replies === 5) continue;
+        // Replies come in request order: Sys.GetInfo (the chip check), OTA.Status, OTA.Begin, then the writes; lose the third write's.
+        if (/"(result|error)"/.test(line) && ++replies === 6) continue;
         host.write(Buffer.from(line, "latin1"));
       }
       if (pending.includes('"""\x04"""')) {

@@ -93,7 +93,7 @@ describe("xs-ota build and fwinfo", function () {
         assert.match(text, /\npart app: type app, encrypt true, ptn ota_0, src xs-ota\.bin\n/);
         for (const check of ["size", "cs_sha1", "cs_sha256", "app image", "version", "build_id"]) assert.match(text, new RegExp(`\n  ✓ ${check} `));
         assert.doesNotMatch(text, /✗/);
-        assert.match(text, /\n    header +ESP32 \(chip id 0\), 2 segments, DIO 40 MHz 4 MB/);
+        assert.match(text, /\n    header +VIRTUAL_BOARD \(chip id 16982\), 2 segments, DIO 40 MHz 4 MB/);
         assert.match(text, new RegExp(`\n    app desc +xs-ota ${version.replace(/\./g, "\\.")}, built Mar  4 2026 05:06:07, IDF v5\\.5\\.1`));
         assert.match(text, /\n    modules \(\d+, \d+ bytes of source\):\n      main +\d+\n/);
       }

@@ -2,7 +2,10 @@
 // §1.8): OTA.Status, OTA.Begin {timeout, commit_timeout, size}, OTA.Write
 // {offset, data} per chunk (a write whose reply is lost is sent again with
 // the same offset, up to 3 times), OTA.End. The device reboots into the new
-// firmware, which must then be committed within the commit timeout.
+// firmware, which must then be committed within the commit timeout. Before
+// OTA.Begin, the app's chip id is compared with the one the device reports
+// (Sys.GetInfo chip_id): an image for a virtual board is not sent to an
+// ESP32, nor the reverse.
 
 import fs from "node:fs";
 import { SingleBar } from "cli-progress";
@@ -10,6 +13,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { RemoteError, TimeoutError, type RpcClient } from "../client/rpc-client.ts";
 import { TransportError } from "../client/transport.ts";
 import { parseFwZip } from "../fwpack/fw-zip.ts";
+import { chipName } from "ota/image-check";
 import { UsageError, withClient, type GlobalOptions } from "./connect.ts";
 import { parseDurationMs } from "./duration.ts";
 
@@ -45,9 +49,12 @@ export function registerOtaCommand(program: Command): void {
     .option("--chunk-size <bytes>", "bytes per OTA.Write", chunkSize, 512)
     .option("--force", "send the file even if it does not look like a valid package")
     .action(async (file: string, options: OtaOptions) => {
-      const zip = readPackage(file, options.force === true);
+      const { zip, chipId } = readPackage(file, options.force === true);
       const global = program.opts<GlobalOptions>();
-      await withClient(global, (client) => pushPackage(client, zip, options));
+      await withClient(global, async (client) => {
+        if (chipId !== undefined) await checkChip(client, file, chipId);
+        await pushPackage(client, zip, options);
+      });
       process.stderr.write(
         options.commitTimeout > 0
           ? `update applied: the device reboots into it; commit it with \`xs-ota call OTA.Commit\` within ${options.commitTimeout} s or it reverts\n`
@@ -56,7 +63,8 @@ export function registerOtaCommand(program: Command): void {
     });
 }
 
-function readPackage(file: string, force: boolean): Buffer {
+/** The package, and the chip id of its app (undefined with --force: nothing is checked then). */
+function readPackage(file: string, force: boolean): { zip: Buffer; chipId?: number } {
   let zip: Buffer;
   try {
     zip = fs.readFileSync(file);
@@ -73,8 +81,23 @@ function readPackage(file: string, force: boolean): Buffer {
       }
     })();
     if (contents.failures.length) throw new UsageError(`${file} fails its own checks: ${contents.failures.join("; ")} (--force sends it anyway)`);
+    return { zip, chipId: contents.parts.find((p) => p.attrs.type === "app")?.app?.header.chipId };
   }
-  return zip;
+  return { zip };
+}
+
+/**
+ * The device would refuse the app itself (Wrong platform), but only once the
+ * transfer reaches it; refusing here sends nothing. A device that reports no
+ * chip id (Mongoose OS, older xs-ota) is left to do that.
+ */
+async function checkChip(client: RpcClient, file: string, chipId: number): Promise<void> {
+  const info = (await client.call("Sys.GetInfo")) as { chip_id?: unknown };
+  const board = info.chip_id;
+  if (typeof board !== "number" || board === chipId) return;
+  throw new UsageError(
+    `${file} is built for chip id ${chipId} (${chipName(chipId)}), the device is ${board} (${chipName(board)}): nothing was sent (--force sends it anyway)`,
+  );
 }
 
 async function pushPackage(client: RpcClient, zip: Buffer, options: OtaOptions): Promise<void> {

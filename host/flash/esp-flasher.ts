@@ -9,6 +9,9 @@
 
 import { createHash } from "node:crypto";
 import { ESPError, ESPLoader, Transport, type IEspLoaderTerminal } from "esptool-js";
+import { chipName } from "ota/image-check";
+import { ChipId } from "../fwpack/image-header.ts";
+import { EFUSE_RD_REG_BASE, VIRTUAL_BOARD_MARK } from "../vboard/rom/esp32-registers.ts";
 import type { FlashImage } from "./flash-plan.ts";
 import { PortOpenError, WebSerialPort } from "./web-serial-port.ts";
 
@@ -54,6 +57,9 @@ export class FlashError extends Error {
   override readonly name = "FlashError";
 }
 
+/** The board is of another chip than the images (a usage error: exit status 2); nothing was written. */
+export class WrongChipError extends FlashError {}
+
 export async function flashBoard(job: FlashJob): Promise<FlashReport> {
   const device = new WebSerialPort(job.port);
   const transport = new Transport(device as unknown as ConstructorParameters<typeof Transport>[0]);
@@ -83,10 +89,15 @@ export async function flashBoard(job: FlashJob): Promise<FlashReport> {
 
 async function connect(loader: ESPLoader, job: FlashJob): Promise<{ chip: string; mac: string }> {
   await loader.detectChip("default_reset", job.connectAttempts);
-  if (job.chipId !== undefined && loader.chip.IMAGE_CHIP_ID !== job.chipId) {
-    throw new FlashError(`the images are built for chip id ${job.chipId}, but the board is an ${loader.chip.CHIP_NAME} (chip id ${loader.chip.IMAGE_CHIP_ID}): nothing was written`);
+  const board = await boardChipId(loader);
+  if (job.chipId !== undefined && board !== job.chipId) {
+    const what = board === ChipId.VIRTUAL_BOARD ? "a virtual board" : `an ${loader.chip.CHIP_NAME}`;
+    throw new WrongChipError(
+      `the images are built for chip id ${job.chipId} (${chipName(job.chipId)}), but the board is ${what} (chip id ${board}): nothing was written`,
+    );
   }
-  const chip = await loader.chip.getChipDescription(loader);
+  const description = await loader.chip.getChipDescription(loader);
+  const chip = board === ChipId.VIRTUAL_BOARD ? `virtual board (${description} to esptool)` : description;
   const features = (await loader.chip.getChipFeatures(loader)).map((f) => f.trim()).join(", ");
   const mac = await loader.chip.readMac(loader);
   job.log?.(`Chip is ${chip}: ${features}; crystal ${await loader.chip.getCrystalFreq(loader)} MHz; MAC ${mac}`);
@@ -96,6 +107,14 @@ async function connect(loader: ESPLoader, job: FlashJob): Promise<{ chip: string
   const flashId = await loader.readFlashId();
   if (flashId === 0 || flashId === 0xffffff) throw new FlashError("the chip answers but its flash does not (flash id " + flashId.toString(16) + "): check the flash chip and whatever else is wired to its pins");
   return { chip, mac };
+}
+
+/** The chip id the board's apps must carry: its ROM's, or the virtual board's, which answers as an ESP32 with its mark in eFuse. */
+async function boardChipId(loader: ESPLoader): Promise<number> {
+  const rom = loader.chip.IMAGE_CHIP_ID!;
+  if (rom !== ChipId.ESP32) return rom;
+  const word = await loader.readReg(EFUSE_RD_REG_BASE + 4 * VIRTUAL_BOARD_MARK.efuseWord);
+  return (word & VIRTUAL_BOARD_MARK.mask) >>> 0 === VIRTUAL_BOARD_MARK.value ? ChipId.VIRTUAL_BOARD : rom;
 }
 
 async function write(loader: ESPLoader, job: FlashJob, said: string[]): Promise<void> {

@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { UsageError, type GlobalOptions } from "../cli/connect.ts";
 import { MANIFEST, PARTITIONS_CSV, firmwareVersion } from "../vboard/assets.ts";
 import { buildFirmwareImage } from "../vboard/firmware.ts";
-import { flashBoard } from "./esp-flasher.ts";
+import { WrongChipError, flashBoard } from "./esp-flasher.ts";
 import { FlashPlanError, planFlash } from "./flash-plan.ts";
 import { flashProgress } from "./flash-progress.ts";
 
@@ -65,6 +65,8 @@ export function registerFlashCommand(program: Command): void {
         connectAttempts: options.connectAttempts,
         progress: flashProgress(),
         log: global.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
+      }).catch((e: Error) => {
+        throw e instanceof WrongChipError ? new UsageError(e.message) : e;
       });
       process.stderr.write(
         `flashed ${report.chip}, MAC ${report.mac}: ${images.length} images, each MD5-verified; ` +

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ChipId, PARTITION_TABLE_OFFSET, buildAppImage, buildVirtualBoardImage, encodePartitionTable, parsePartitionsCsv } from "../fwpack/index.ts";
+import { ChipId, PARTITION_TABLE_OFFSET, buildAppImage, buildVirtualBoardImage, encodePartitionTable, parseAppImage, parsePartitionsCsv } from "../fwpack/index.ts";
 import { packageAppImage } from "../fwpack/app-package.ts";
 import { decodeFwManifest, encodeFwManifest } from "../fwpack/fw-manifest.ts";
 import { readStoredZip } from "../fwpack/stored-zip-reader.ts";
@@ -11,6 +11,8 @@ import { FlashPlanError, planFlash } from "./flash-plan.ts";
 
 const CSV = fs.readFileSync(new URL("../../boards/virtual/partitions.csv", import.meta.url), "utf8");
 const app = buildVirtualBoardImage({ version: "1.0.0", projectName: "t", modules: [["main", "trace('hi')"]] });
+/** The same app for a real ESP32, to go with an ESP32 bootloader. */
+const esp32App = buildAppImage({ segments: parseAppImage(app).segments, header: { chipId: ChipId.ESP32 } });
 /** A second-stage bootloader: an image whose first segment is not an app descriptor (DRAM, as the real one loads). */
 const bootloader = (chipId: number) => buildAppImage({ segments: [{ loadAddr: 0x3fff0030, data: Buffer.alloc(64, 1) }], header: { chipId } });
 const where = (images: Array<{ name: string; address: number; data: Uint8Array }>) => images.map((i) => [i.name, i.address, i.data.length]);
@@ -32,12 +34,12 @@ describe("what xs-ota flash writes where", () => {
       ["app (ota_0)", 0x10000, app.length],
     ]);
     assert.ok(plan.images[1]!.data.every((b) => b === 0xff));
-    assert.equal(plan.chipId, ChipId.ESP32);
+    assert.equal(plan.chipId, ChipId.VIRTUAL_BOARD);
   });
 
   it("tells files apart by content, whatever their names, and puts the bootloader where the chip's ROM looks", async () => {
     const table = encodePartitionTable(parsePartitionsCsv(CSV));
-    const paths = [file("a.bin", table), file("b.bin", app), file("c.bin", bootloader(ChipId.ESP32))];
+    const paths = [file("a.bin", table), file("b.bin", esp32App), file("c.bin", bootloader(ChipId.ESP32))];
     const plan = await planFlash({ paths, partitionsCsv: "", defaultApp: () => assert.fail("not needed") });
     assert.deepEqual(where(plan.images).map(([n, a]) => [n, a]), [
       ["bootloader", 0x1000],
@@ -50,7 +52,7 @@ describe("what xs-ota flash writes where", () => {
   });
 
   it("follows an ESP-IDF build's flasher_args.json", async () => {
-    file("app.bin", app);
+    file("app.bin", esp32App);
     fs.mkdirSync(path.join(dir, "bootloader"));
     file("bootloader/bootloader.bin", bootloader(ChipId.ESP32));
     file("flasher_args.json", Buffer.from(JSON.stringify({ flash_files: { "0x20000": "app.bin", "0x1000": "bootloader/bootloader.bin" } })));
@@ -66,6 +68,7 @@ describe("what xs-ota flash writes where", () => {
     await refuse([file("notes.txt", Buffer.from("hello"))], /notes\.txt is neither an app image, a bootloader image nor a partition table/);
     await refuse([file("a.bin", app), file("b.bin", app)], /two app files/);
     await refuse([file("c.bin", app), file("boot.bin", bootloader(ChipId.ESP32S3))], /built for different chips/);
+    await refuse([file("c.bin", app), file("boot.bin", bootloader(ChipId.ESP32))], /built for different chips/);
     const small = CSV.replace(/ota_0,\s*app,\s*ota_0,\s*0x10000,\s*0x180000/, "ota_0, app, ota_0, 0x10000, 4K");
     const big = buildVirtualBoardImage({ version: "1.0.0", projectName: "t", modules: [["main", `trace("${"x".repeat(5000)}")`]] });
     await assert.rejects(planFlash({ paths: [file("d.bin", big)], partitionsCsv: small, defaultApp: async () => app }), /does not fit or verify for partition "ota_0"/);
@@ -77,7 +80,7 @@ describe("what xs-ota flash writes where", () => {
     const plan = (zip: Uint8Array) => planFlash({ paths: [file("fw.zip", zip)], partitionsCsv: "", defaultApp: () => assert.fail("not needed") });
 
     it("puts each part where mos flash would: addr, or ptn through the package's own table (an app at its start, data at offset + addr)", async () => {
-      const flash = { boot: { data: bootloader(ChipId.ESP32), addr: 0x1000 }, pt: table, otadata: Buffer.alloc(0x2000, 0xff) };
+      const flash = { boot: { data: bootloader(ChipId.VIRTUAL_BOARD), addr: 0x1000 }, pt: table, otadata: Buffer.alloc(0x2000, 0xff) };
       const { manifest, zip } = packageAppImage(app, { flash });
       // mgos's nvs part: no file, 0x4000 bytes of 0xFF in the nvs partition.
       const parts = { ...manifest.parts, nvs: { type: "nvs", ptn: "nvs", size: 0x4000, fill: 0xff } };
@@ -90,7 +93,7 @@ describe("what xs-ota flash writes where", () => {
         ["otadata", 0xd000, 0x2000],
         ["app (ota_0)", 0x10000, app.length],
       ]);
-      assert.equal(p.chipId, ChipId.ESP32);
+      assert.equal(p.chipId, ChipId.VIRTUAL_BOARD);
     });
 
     it("refuses, with the reason: no pt for a ptn, an unknown partition, overlapping parts, a bootloader for another chip", async () => {

@@ -8,9 +8,9 @@ import { createHash } from "node:crypto";
 import { decodeAppDescription, APP_DESC_SIZE, type AppDescription } from "./app-desc.js";
 import { AppImageError, hex } from "./errors.js";
 import {
-  ChipId,
   ESP32_DEFAULT_HEADER,
   IMAGE_HEADER_SIZE,
+  KNOWN_CHIP_IDS,
   IMAGE_MAX_SEGMENTS,
   decodeImageHeader,
   encodeImageHeader,
@@ -201,7 +201,7 @@ export function parseAppImage(data: Uint8Array, { flashOffset = 0 }: ParseAppIma
 export interface VerifyAppImageOptions extends ParseAppImageOptions {
   /** Size of the partition the image is in; the image must fit (and the partition be at most 16 MB). */
   partitionSize?: number;
-  /** Defaults to the ESP32. */
+  /** The board's chip. Without it, any chip the tools know (ChipId) passes, checked as an image for its own chip. */
   chipId?: number;
   /** The chip's revision as major * 100 + minor; checked against min/max_chip_rev_full when given. */
   chipRevisionFull?: number;
@@ -219,12 +219,13 @@ function revisionText(full: number): string {
  * SHA-256; then the app descriptor.
  */
 export function verifyAppImage(data: Uint8Array, options: VerifyAppImageOptions = {}): ParsedAppImage {
-  const { partitionSize, chipId = ChipId.ESP32, chipRevisionFull, requireAppDesc = true } = options;
+  const { partitionSize, chipId, chipRevisionFull, requireAppDesc = true } = options;
   if (partitionSize !== undefined && partitionSize > SIXTEEN_MB) {
     throw new AppImageError(`partition size ${hex(partitionSize)} is larger than 16 MB`);
   }
   const header = decodeImageHeader(data);
-  if (header.chipId !== chipId) throw new AppImageError(`image is for chip id ${header.chipId}, expected ${chipId}`);
+  if (chipId !== undefined && header.chipId !== chipId) throw new AppImageError(`image is for chip id ${header.chipId}, expected ${chipId}`);
+  if (chipId === undefined && !KNOWN_CHIP_IDS.has(header.chipId)) throw new AppImageError(`image is for chip id ${header.chipId}, which is no chip these tools know`);
   if (chipRevisionFull !== undefined) {
     if (chipRevisionFull < header.minChipRevFull) {
       throw new AppImageError(`image needs chip revision ${revisionText(header.minChipRevFull)} or later; the chip is ${revisionText(chipRevisionFull)}`);

@@ -14,7 +14,18 @@ export const ChipId = {
   ESP32C2: 0x000c,
   ESP32C6: 0x000d,
   ESP32H2: 0x0010,
+  /**
+   * The virtual board: no esp_chip_id_t value (those are small numbers, 0x1C
+   * the highest in IDF v5.5.1), nor ESP_CHIP_ID_INVALID (0xFFFF, what erased
+   * flash reads as). Its bytes at header offset 12 spell "VB". A real
+   * bootloader refuses the image before running anything of it:
+   * "boot_comm: mismatch chip ID, expected 0, found 16982".
+   */
+  VIRTUAL_BOARD: 0x4256,
 } as const;
+
+/** Chips whose images the host tools recognise (verifyAppImage checks an image against its own chip id only for these). */
+export const KNOWN_CHIP_IDS: ReadonlySet<number> = new Set(Object.values(ChipId));
 
 export const SpiMode = { QIO: 0, QOUT: 1, DIO: 2, DOUT: 3, FAST_READ: 4, SLOW_READ: 5 } as const;
 /** Low nibble of byte 3, ESP32 encoding. */

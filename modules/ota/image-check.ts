@@ -16,6 +16,7 @@
 // injected checksum function (native on the device), as part data goes to
 // the native CRC in the zip reader.
 
+import type { SlotsPort } from "platform/ports";
 import { UpdateCode, UpdateError } from "ota/update-error";
 
 /** ESP-IDF's image checksum continued over `bytes`: `seed` xor every byte (the folded form of its word-wise xor). */
@@ -55,11 +56,25 @@ const CHIP_NAMES: Readonly<Record<number, string>> = {
   0x17: "ESP32-C5",
   0x19: "ESP32-H21",
   0x1c: "ESP32-H4",
+  /** The virtual board's own id (host/fwpack/image-header.ts ChipId.VIRTUAL_BOARD): no real bootloader starts its images. */
+  0x4256: "virtual board",
 };
 
 /** The chip id of an image header (esp_image_header_t.chip_id), from its first bytes. */
 export function chipIdOf(header: Uint8Array): number {
   return header[CHIP_ID_OFFSET]! | (header[CHIP_ID_OFFSET + 1]! << 8);
+}
+
+/**
+ * The board's chip id: the one in the running image's header. The bootloader
+ * checked it against this chip before starting the image, and esp_ota_end
+ * checks new images against the same value (the build's
+ * CONFIG_IDF_FIRMWARE_CHIP_ID): an ESP32's, or the virtual board's own.
+ * Unknown when the board runs from no app slot (a factory partition).
+ */
+export function runningChipId(slots: Pick<SlotsPort, "running" | "read">): number | undefined {
+  const running = slots.running();
+  return running < 0 ? undefined : chipIdOf(new Uint8Array(slots.read(running, 0, IMAGE_HEADER_SIZE)));
 }
 
 // Parts of the image, in the order they arrive.
@@ -208,7 +223,8 @@ export class AppImageCheck {
   }
 }
 
-function chipName(id: number): string {
+/** A chip id's name for messages ("ESP32-S3", "virtual board"). */
+export function chipName(id: number): string {
   return CHIP_NAMES[id] ?? "unknown chip";
 }
 

@@ -9,7 +9,7 @@ import { OtaState, type SlotsPort } from "platform/ports";
 import { log } from "sys/log";
 import type { BootStatePolicy } from "ota/boot-state";
 import { planUpdate, type UpdatePlan } from "ota/fw-manifest";
-import { AppImageCheck, IMAGE_HEADER_SIZE, chipIdOf } from "ota/image-check";
+import { AppImageCheck, runningChipId } from "ota/image-check";
 import { UpdateCode, UpdateError } from "ota/update-error";
 import { ZipStreamReader, type ZipEntry } from "ota/zip-stream";
 
@@ -223,7 +223,7 @@ export class Updater {
     session.image = new AppImageCheck({
       name: app.src,
       size: entry.size,
-      chipId: this.#boardChipId(),
+      chipId: runningChipId(this.#slots),
       checksum: (bytes, seed) => this.#slots.imageChecksum(bytes, seed),
     });
     session.appEntry = entry;
@@ -235,17 +235,6 @@ export class Updater {
       session.compared = 0;
     }
     return "process";
-  }
-
-  /**
-   * The chip id in the running image's header: the bootloader checked it
-   * against this chip before starting the image, and esp_ota_end checks new
-   * images against the same value (the build's CONFIG_IDF_FIRMWARE_CHIP_ID).
-   * Unknown when the board runs from no app slot (a factory partition).
-   */
-  #boardChipId(): number | undefined {
-    const running = this.#slots.running();
-    return running < 0 ? undefined : chipIdOf(new Uint8Array(this.#slots.read(running, 0, IMAGE_HEADER_SIZE)));
   }
 
   /**

@@ -11,6 +11,8 @@ export interface SysBoard {
   readonly deviceId: string;
   readonly mac: string;
   readonly app: AppDescription;
+  /** esp_image_header_t chip id the board runs (ota/image-check runningChipId); undefined when unknown. */
+  readonly chipId: number | undefined;
   uptimeUs(): number;
   heap(): HeapStats;
   /** Run `callback` once after `ms` milliseconds. */
@@ -48,6 +50,10 @@ export function installSysService(rpc: Dispatcher, board: SysBoard): SysService 
       fw_id: buildId(board.app.date, board.app.time, board.app.version),
       mac: board.mac,
       arch: "esp32",
+      // Not in Mongoose OS: arch is "esp32" on the virtual board too, so
+      // clients (xs-ota ota) tell the chips apart by this, the chip id
+      // images must carry to be accepted here. Absent when unknown.
+      chip_id: board.chipId,
       uptime: Math.floor(board.uptimeUs() / 1e6),
       ram_size: heap.size,
       ram_free: heap.size - heap.used,

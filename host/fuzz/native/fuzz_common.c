@@ -151,7 +151,9 @@ size_t fz_build_image(uint8_t *out, size_t cap, const char *version, size_t payl
     out[3] = (uint8_t)(ESP_IMAGE_FLASH_SIZE_4MB << 4);
     put32(out + 4, 0x400D1000u);     /* entry */
     out[8] = 0xEE;                   /* wp pin */
-    /* chip id 0 (ESP32) at 12..13, min_chip_rev 0, min full 0, max full 399 (v3.99) */
+    /* the board's chip id at 12..13, min_chip_rev 0, min full 0, max full 399 (v3.99) */
+    out[12] = (uint8_t)(CONFIG_IDF_FIRMWARE_CHIP_ID & 0xFF);
+    out[13] = (uint8_t)(CONFIG_IDF_FIRMWARE_CHIP_ID >> 8);
     out[17] = (uint8_t)(399 & 0xFF);
     out[18] = (uint8_t)(399 >> 8);
     out[23] = hash ? 1 : 0;
@@ -317,7 +319,7 @@ fz_ref_image_t fz_ref_image_verify(const uint8_t *flash, size_t flash_size, uint
     unsigned chip_id = h[12] | (h[13] << 8);
     unsigned min_full = h[15] | (h[16] << 8);
     unsigned max_full = h[17] | (h[18] << 8);
-    if (chip_id != 0) {
+    if (chip_id != CONFIG_IDF_FIRMWARE_CHIP_ID) {
         REF_FAIL("chip id");
     }
     if (min_full > 301) {

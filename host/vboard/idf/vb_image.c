@@ -65,8 +65,9 @@ static bool should_load(uint32_t load_addr)
 static esp_err_t check_chip(const esp_image_header_t *image)
 {
     /* Printed whatever the silent flag, as bootloader_common_check_chip_validity does. */
-    if (image->chip_id != ESP_CHIP_ID_ESP32) {
-        ESP_LOGE("boot_comm", "mismatch chip ID, expected %d, found %d", ESP_CHIP_ID_ESP32, image->chip_id);
+    esp_chip_id_t chip_id = CONFIG_IDF_FIRMWARE_CHIP_ID;
+    if (image->chip_id != chip_id) {
+        ESP_LOGE("boot_comm", "mismatch chip ID, expected %d, found %d", chip_id, image->chip_id);
         return ESP_FAIL;
     }
     unsigned revision = VB_CHIP_REVISION;

@@ -64,7 +64,7 @@ const char *vb_reset_reason_arg(void);
 /* vb_nvs.c */
 void vb_nvs_reset(void);
 
-/* Emulated chip: ESP32 (chip id 0), revision v3.1. */
+/* Emulated chip: an ESP32, revision v3.1, whose apps carry the virtual board's chip id (CONFIG_IDF_FIRMWARE_CHIP_ID). */
 #define VB_CHIP_REVISION 301
 
 #endif

@@ -8,7 +8,17 @@
 export const CHIP_DETECT_MAGIC_REG = 0x40001000;
 export const ESP32_CHIP_MAGIC = 0x00f01d83;
 
-const EFUSE_RD_REG_BASE = 0x3ff5a000;
+export const EFUSE_RD_REG_BASE = 0x3ff5a000;
+
+/**
+ * How a flasher tells the virtual board from a real ESP32, whose ROM it
+ * otherwise answers as: eFuse BLK0 word 6 bits 16..31, which ESP-IDF's
+ * eFuse table (components/efuse/esp32/esp_efuse_table.csv) assigns to
+ * nothing, so a real ESP32 reads 0 there, hold the chip id of the virtual
+ * board's apps (0x4256, ChipId.VIRTUAL_BOARD). esptool reads only the coding
+ * scheme (bits 0..1) of that word.
+ */
+export const VIRTUAL_BOARD_MARK = { efuseWord: 6, mask: 0xffff0000, value: 0x42560000 } as const;
 const APB_CTL_DATE_REG = 0x3ff6607c;
 const UART_CLKDIV_REG = 0x3ff40014;
 const SPI_REG_BASE = 0x3ff42000;
@@ -25,9 +35,10 @@ const WINBOND = 0xef;
  * eFuse BLK0 words 3..6 of an ESP32-D0WD-V3, revision 3 (the virtual board's
  * bootloader says v3.1): package D0WD (word 3 bits 9-11 = 1), rated 240 MHz
  * (bit 13), rev bit 0 (word 3 bit 15) and rev bit 1 (word 5 bit 20), ADC
- * reference calibrated (word 4 bits 8-12), coding scheme none (word 6).
+ * reference calibrated (word 4 bits 8-12), coding scheme none (word 6, which
+ * also carries VIRTUAL_BOARD_MARK).
  */
-const EFUSE_WORDS: Record<number, number> = { 0: 0, 3: 0x0000a200, 4: 0x00000531, 5: 0x00100000, 6: 0 };
+const EFUSE_WORDS: Record<number, number> = { 0: 0, 3: 0x0000a200, 4: 0x00000531, 5: 0x00100000, 6: VIRTUAL_BOARD_MARK.value };
 /** Rev bit 2 is bit 31 of the APB date on ECO3 silicon; the rest is the register's reset value. */
 const APB_CTL_DATE = 0x96042000;
 

@@ -7,7 +7,9 @@
 
 #define CONFIG_IDF_TARGET "esp32"
 #define CONFIG_IDF_TARGET_ESP32 1
-#define CONFIG_IDF_FIRMWARE_CHIP_ID 0x0000
+/* Not ESP32's 0: the virtual board's own chip id (host/fwpack/README.md), so
+   that its images and a real ESP32's refuse each other's apps. */
+#define CONFIG_IDF_FIRMWARE_CHIP_ID 0x4256
 #define CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE 1
 #define CONFIG_BOOTLOADER_OFFSET_IN_FLASH 0x1000
 #define CONFIG_PARTITION_TABLE_OFFSET 0x8000

@@ -228,7 +228,7 @@ static image_t build_image(const char *version, const char *payload_text, size_t
     h.spi_size = ESP_IMAGE_FLASH_SIZE_4MB;
     h.entry_addr = 0x40081000;
     h.wp_pin = 0xEE;
-    h.chip_id = ESP_CHIP_ID_ESP32;
+    h.chip_id = CONFIG_IDF_FIRMWARE_CHIP_ID;
     h.min_chip_rev_full = 0;
     h.max_chip_rev_full = 399;
     h.hash_appended = 1;
@@ -794,7 +794,6 @@ static void test_images(void)
         const char *log;
     } bad[] = {
         {"bad magic byte", 0, 0xFF, true, "has invalid magic byte"},
-        {"chip id of an ESP32-C3", 12, 0x05, true, "mismatch chip ID, expected 0, found 5"},
         {"max chip revision v3.0 (the chip is v3.1)", 17, 0x8F ^ 0x2C /* 399 -> 300 */, true, "chip revision check failed"},
         {"segment count 17", 1, 0x13, false, "segment count 17 exceeds max 16"},
         {"segment length not a multiple of 4", 24 + 4, 0x01, false, "invalid segment length"},
@@ -818,6 +817,28 @@ static void test_images(void)
         ok(err != ESP_OK && strstr(log_since(mark), bad[i].log) != NULL, "image with %s is refused, log says \"%s\"",
            bad[i].what, bad[i].log);
         free(img.data);
+    }
+    {
+        /* The images a real ESP32 or ESP32-C3 boots: refused with the words of their own bootloader. */
+        static const struct {
+            esp_chip_id_t chip;
+            const char *log;
+        } other[] = {
+            {ESP_CHIP_ID_ESP32, "boot_comm: mismatch chip ID, expected 16982, found 0"},
+            {ESP_CHIP_ID_ESP32C3, "boot_comm: mismatch chip ID, expected 16982, found 5"},
+        };
+        for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+            image_t img = build_image("1.0.0", "for a real chip", 0);
+            img.data[12] = (uint8_t)other[i].chip;
+            img.data[13] = (uint8_t)(other[i].chip >> 8);
+            reseal_image(&img);
+            put_image(path, OTA1_ADDR, &img);
+            long mark = log_mark();
+            esp_err_t err = verify_at(OTA1_ADDR, true);
+            ok(err != ESP_OK && strstr(log_since(mark), other[i].log) != NULL,
+               "image with chip id %d is refused, even silently, log says \"%s\"", other[i].chip, other[i].log);
+            free(img.data);
+        }
     }
     {
         image_t img = build_image("1.0.0", "checksum and hash both fixed: fine", 0);
