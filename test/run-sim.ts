@@ -27,7 +27,7 @@ export interface RunningSim {
 
 export async function startSim(extraArgs: string[] = [], timeoutMs = 60_000): Promise<RunningSim> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-sim-"));
-  const args = [BIN, "sim", "--http-port", "0", "--flash", path.join(dir, "flash.bin"), "--uart-link", path.join(dir, "uart"), ...extraArgs];
+  const args = [BIN, "sim", "--http-port", "0", "--rfc2217-port", "0", "--flash", path.join(dir, "flash.bin"), "--uart-link", path.join(dir, "uart"), ...extraArgs];
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";

@@ -21,6 +21,8 @@ interface SimOptions {
   blank?: boolean;
   mqtt?: string;
   mqttPort: number;
+  rfc2217Port: number;
+  uartTrace?: string;
 }
 
 /** How long the address lines wait for the board's MQTT subscriptions before they are printed anyway. */
@@ -56,6 +58,8 @@ export function registerSimCommand(program: Command): void {
     .option("--blank", "erase the flash (a chip fresh from the factory) and wait in download mode for xs-ota flash")
     .option("--mqtt <url>", "MQTT broker the board connects to (mqtt://host[:port]); default: an embedded broker", mqttUrlOption)
     .option("--mqtt-port <n>", "TCP port of the embedded MQTT broker (0 picks a free one)", portOption, 0)
+    .option("--rfc2217-port <n>", "TCP port serving the UART over RFC 2217, with DTR/RTS auto-reset (0 picks a free one)", portOption, 4000)
+    .option("--uart-trace <file>", "record every UART byte and DTR/RTS change to this file (JSON lines)")
     .addHelpText(
       "after",
       "\nThe board program is 32-bit (the ESP32's XS slot size) where this machine runs 32-bit programs, else\n" +
@@ -104,7 +108,16 @@ async function runSim(options: SimOptions): Promise<void> {
   }
   const broker = options.mqtt === undefined ? await startEmbeddedBroker(options.mqttPort) : undefined;
   const mqttUrl = options.mqtt ?? broker!.url;
-  const board = new VirtualBoard({ binary, flashPath: options.flash, httpPort: options.httpPort, uartLink: options.uartLink, clock: options.clock, mqttUrl });
+  const board = new VirtualBoard({
+    binary,
+    flashPath: options.flash,
+    httpPort: options.httpPort,
+    uartLink: options.uartLink,
+    clock: options.clock,
+    mqttUrl,
+    rfc2217Port: options.rfc2217Port,
+    uartTrace: options.uartTrace,
+  });
   try {
     await runUntilSignal(board, mqttUrl, options.blank === true);
   } finally {
@@ -160,7 +173,7 @@ async function runUntilSignal(board: VirtualBoard, brokerUrl: string, blank: boo
     // says the broker acknowledged its subscriptions), if the broker lets it soon.
     if (!subscribed()) await Promise.race([new Promise<void>((r) => onSubscribed.push(r)), new Promise((r) => setTimeout(r, MQTT_READY_WAIT_MS).unref())]);
     const mqttUrl = brokerUrl.replace(/\/+$/, "");
-    process.stdout.write(`http: ${board.httpUrl}\nuart: ${board.uartPath}\nmqtt: ${mqttUrl} device ${info.deviceId}\n`);
+    process.stdout.write(`http: ${board.httpUrl}\nuart: ${board.uartPath}\nrfc2217: ${board.rfc2217Url}\nmqtt: ${mqttUrl} device ${info.deviceId}\n`);
     process.stderr.write(
       `device ${info.deviceId}, firmware ${info.version}. Try:\n` +
         `  curl -s ${board.httpUrl}/Sys.GetInfo\n  npx xs-ota --port ${board.uartPath} call RPC.List\n` +
@@ -173,7 +186,12 @@ async function runUntilSignal(board: VirtualBoard, brokerUrl: string, blank: boo
   });
   board.once("download-mode", () => {
     // A blank board says nothing until it is flashed: say where to flash it, and show the ROM's banner.
-    process.stderr.write(`[sim] the board waits in download mode on ${board.uartPath}; flash it with: npx xs-ota --port ${board.uartPath} flash\n`);
+    if (blank) {
+      process.stderr.write(
+        `[sim] the board waits in download mode on ${board.uartPath} (and ${board.rfc2217Url}); ` +
+          `flash it with: npx xs-ota --port ${board.uartPath} flash\n`,
+      );
+    }
     for (const text of held ?? []) process.stdout.write(text);
     held = undefined;
   });

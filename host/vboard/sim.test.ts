@@ -35,7 +35,7 @@ describe("xs-ota sim (the virtual board)", function () {
   it("prints where the board is, then its boot log, ROM lines first", async () => {
     await sim.waitFor(/RPC ready on UART0 and HTTP \/rpc/);
     const out = sim.output();
-    assert.match(out, /^http: http:\/\/127\.0\.0\.1:\d+\/rpc\nuart: \S+\nmqtt: mqtt:\/\/127\.0\.0\.1:\d+ device esp32_[0-9A-F]{6}\n/);
+    assert.match(out, /^http: http:\/\/127\.0\.0\.1:\d+\/rpc\nuart: \S+\nrfc2217: rfc2217:\/\/127\.0\.0\.1:\d+\nmqtt: mqtt:\/\/127\.0\.0\.1:\d+ device esp32_[0-9A-F]{6}\n/);
     const rom = out.indexOf("ets Jun  8 2016 00:22:57");
     const firmware = out.indexOf("RPC ready on UART0 and HTTP /rpc");
     assert.ok(rom >= 0 && firmware > rom, out);
@@ -105,7 +105,7 @@ describe("xs-ota sim (the virtual board)", function () {
   });
 
   it("refuses a second sim on the same flash image or UART link, saying how to run a second board", async () => {
-    const args = ["sim", "--http-port", "0"];
+    const args = ["sim", "--http-port", "0", "--rfc2217-port", "0"];
     const fix = "stop it, or run a second board with its own --flash FILE --uart-link PATH --http-port N";
     const sameFlash = await runCli([...args, "--flash", path.join(sim.dir, "flash.bin"), "--uart-link", path.join(sim.dir, "uart2")]);
     assert.equal(sameFlash.code, 1);
@@ -126,7 +126,7 @@ describe("xs-ota sim with a firmware that panics at every boot", function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-sim-crash-"));
     const crash = await buildFirmwarePackage({ version: "9.9.9-crash", firmwareOverride: [["main", FAULTY_MAIN["crash-at-start"]]] });
     writeFactoryFlash(path.join(dir, "flash.bin"), crash.app);
-    const child = spawn(process.execPath, [SIM_BIN, "sim", "--http-port", "0", "--flash", path.join(dir, "flash.bin"), "--uart-link", path.join(dir, "uart")]);
+    const child = spawn(process.execPath, [SIM_BIN, "sim", "--http-port", "0", "--rfc2217-port", "0", "--flash", path.join(dir, "flash.bin"), "--uart-link", path.join(dir, "uart")]);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c) => (stdout += c));

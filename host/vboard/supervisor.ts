@@ -14,6 +14,9 @@ import type { Readable, Writable } from "node:stream";
 import { checkBoardProgram } from "./assets.ts";
 import { DownloadMode } from "./download-mode.ts";
 import { LinkDecoder, encodeLinkFrame, type LinkFrame } from "./link-codec.ts";
+import { AutoResetCircuit, type BootMode } from "./rfc2217/auto-reset.ts";
+import { ComPortServer } from "./rfc2217/com-port-server.ts";
+import { UartTrace } from "./uart-trace.ts";
 
 export type ResetReason = "poweron" | "sw" | "panic" | "rtcwdt";
 
@@ -40,6 +43,14 @@ export interface VirtualBoardOptions {
   memLimit?: number;
   /** The ROM's download mode (download-mode.ts): quiet time before it resets, and a write fault for tests. */
   download?: { idleResetMs?: number; flipByteAt?: number };
+  /**
+   * Serve the UART over RFC 2217 on this TCP port of 127.0.0.1 (0 picks a
+   * free one), with the DTR/RTS auto-reset circuit of a DevKitC behind it:
+   * esptool's resets work as on a bench. Undefined: no server.
+   */
+  rfc2217Port?: number;
+  /** Record every UART byte and line change to this file (uart-trace.ts). */
+  uartTrace?: string;
 }
 
 /**
@@ -157,6 +168,10 @@ export class VirtualBoard extends EventEmitter {
   #flashOpsAtExit: number | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #download: DownloadMode;
+  readonly #resetCircuit: AutoResetCircuit;
+  #comPort: ComPortServer | undefined;
+  #comPortPort: number | undefined;
+  #trace: UartTrace | undefined;
   #bootStartedAt = 0;
   #panicsInARow = 0;
   /** The last panic headline the running boot wrote on its diagnostics (stderr). */
@@ -177,6 +192,22 @@ export class VirtualBoard extends EventEmitter {
         this.boot({ reason: "poweron" });
       },
     });
+    this.#resetCircuit = new AutoResetCircuit({
+      hold: () => {
+        this.emit("console", "[sim] EN low: the board is held in reset\n");
+        void this.powerOff();
+      },
+      release: (mode: BootMode) => {
+        this.emit("console", `[sim] EN high, GPIO0 ${mode === "download" ? "low: download mode" : "high: boot from flash"}\n`);
+        // An EN reset is a power-on reset to the ESP32 (rst:0x1 POWERON_RESET).
+        this.boot({ reason: "poweron", downloadMode: mode === "download" });
+      },
+    });
+  }
+
+  /** The UART as an RFC 2217 URL, when it is served (options.rfc2217Port). */
+  get rfc2217Url(): string | undefined {
+    return this.#comPortPort === undefined ? undefined : `rfc2217://127.0.0.1:${this.#comPortPort}`;
   }
 
   /** The HTTP RPC URL (the --port of xs-ota). */
@@ -202,7 +233,25 @@ export class VirtualBoard extends EventEmitter {
     checkBoardProgram(this.options.binary);
     this.#httpPort = await freePort(this.options.httpPort);
     await this.#openUart();
+    if (this.options.uartTrace) this.#trace = new UartTrace(this.options.uartTrace);
+    if (this.options.rfc2217Port !== undefined) await this.#serveComPort(this.options.rfc2217Port);
     this.boot(boot);
+  }
+
+  async #serveComPort(port: number): Promise<void> {
+    const server = new ComPortServer();
+    this.#comPortPort = await server.listen(port);
+    this.#comPort = server;
+    server.on("data", (bytes) => this.#uartRx(bytes));
+    server.on("lines", (lines) => {
+      this.#trace?.lines(lines);
+      this.#resetCircuit.set(lines);
+    });
+    server.on("connect", (peer) => {
+      this.#trace?.port("open");
+      this.emit("console", `[sim] RFC 2217 client ${peer} connected\n`);
+    });
+    server.on("disconnect", () => this.#trace?.port("closed"));
   }
 
   async #openUart(): Promise<void> {
@@ -235,7 +284,7 @@ export class VirtualBoard extends EventEmitter {
 
   /** Start one boot of the board process (or, with downloadMode, of the ROM's serial loader). */
   boot(options: BootOptions = {}): void {
-    if (this.#board || this.#stopping) return;
+    if (this.#board || this.#stopping || this.#resetCircuit.inReset) return;
     this.#download.close();
     if (options.downloadMode) {
       this.#download.enter();
@@ -278,6 +327,8 @@ export class VirtualBoard extends EventEmitter {
   }
 
   #uartWrite(chunk: Buffer): void {
+    this.#trace?.tx(chunk);
+    this.#comPort?.write(chunk);
     if (this.#txBlocked) return;
     this.#txBlocked = !(this.#socat?.stdin as Writable | undefined)?.write(chunk);
   }
@@ -288,6 +339,8 @@ export class VirtualBoard extends EventEmitter {
    * from esptool resets it into download mode (download-mode.ts).
    */
   #uartRx(chunk: Buffer): void {
+    this.#trace?.rx(chunk);
+    if (this.#resetCircuit.inReset) return;
     if (this.#download.active) return this.#download.receive(chunk);
     this.#board?.stdin?.write(chunk);
     if (this.#download.watch(chunk) && !this.#stopping) void this.#resetIntoDownloadMode();
@@ -463,6 +516,9 @@ export class VirtualBoard extends EventEmitter {
       await exited;
     }
     fs.rmSync(this.options.uartLink, { force: true });
+    this.#resetCircuit.close();
+    await this.#comPort?.close();
+    this.#trace?.close();
   }
 }
 
