@@ -94,6 +94,52 @@ describe("xs-ota flash (esptool-js against the virtual board's ROM loader)", fun
       assert.ok(flash.subarray(OTA_1, OTA_1 + 16).every((b) => b === 0xff), "the erase reached ota_1");
       assert.deepEqual(flash.subarray(0x10000, 0x10000 + fs.statSync(appFile).size), fs.readFileSync(appFile));
     });
+
+    it("--verify compares each image with the flash by MD5, writes nothing, and exits 1 when one differs", async () => {
+      const board = bench.board;
+      await board.waitReady();
+      const same = await runCli(["--port", board.uartPath, "flash", "--verify", "--image", appFile]);
+      assert.equal(same.code, 0, same.stderr);
+      assert.match(same.stdout, /^skipped {3}otadata at 0xD000 .*: the boot state, which the board writes\n/m);
+      assert.match(same.stdout, /^same {6}partition table at 0x8000 .*: flash ([0-9a-f]{32}), file \1\n/m);
+      assert.match(same.stdout, /^same {6}app \(ota_0\) at 0x10000 .*: flash ([0-9a-f]{32}), file \1\n/m);
+      assert.match(same.stderr, /verified virtual board .*: 2 of 2 images match; /);
+      await board.waitReady();
+
+      const changed = path.join(appDir, "other-version.bin");
+      fs.writeFileSync(changed, await buildFirmwareImage({ manifestPath: MANIFEST, version: "9.9.9-verify" }));
+      const before = fs.readFileSync(board.options.flashPath);
+      const differs = await runCli(["--port", board.uartPath, "flash", "--verify", "--image", changed]);
+      assert.equal(differs.code, 1, differs.stderr);
+      assert.match(differs.stdout, /^DIFFERENT app \(ota_0\) at 0x10000 .*: flash [0-9a-f]{32}, file [0-9a-f]{32}\n/m);
+      assert.match(differs.stderr, /^error: 1 of 2 images match: app differs from the flash\n$/m);
+      await board.waitReady();
+      assert.ok(fs.readFileSync(board.options.flashPath).equals(before), "verify wrote nothing");
+    });
+
+    it("--read reads regions back into files, each checked by the stub's MD5; bad specs are usage errors", async () => {
+      const board = bench.board;
+      await board.waitReady();
+      const pt = path.join(appDir, "pt.bin");
+      const otadata = path.join(appDir, "otadata.bin");
+      const r = await runCli(["--port", board.uartPath, "flash", "--read", `0x8000:0xc00:${pt}`, "--read", `${0xd000}:8192:${otadata}`]);
+      assert.equal(r.code, 0, r.stderr);
+      const flash = fs.readFileSync(board.options.flashPath);
+      assert.deepEqual(fs.readFileSync(pt), flash.subarray(0x8000, 0x8c00));
+      assert.deepEqual(fs.readFileSync(otadata), flash.subarray(0xd000, 0xf000));
+      assert.match(r.stderr, /read 0x8000\.\.0x8c00 \(3072 bytes, MD5-checked\) into .*pt\.bin\nread 0xd000\.\.0xf000 \(8192 bytes, MD5-checked\)/);
+      await board.waitReady();
+
+      for (const [args, message] of [
+        [["--read", "0x8000:pt.bin"], /not ADDRESS:SIZE:FILE: 0x8000:pt\.bin/],
+        [["--read", "0x8000:zero:pt.bin"], /the size of 0x8000:zero:pt\.bin is not a number/],
+        [["--read", "0x8000:0xc00:pt.bin", "--image", appFile], /--read reads only/],
+      ] as const) {
+        const bad = await runCli(["--port", board.uartPath, "flash", ...args]);
+        assert.equal(bad.code, 2, bad.stderr);
+        assert.match(bad.stderr, message);
+      }
+    });
   });
 
   describe("a fresh board, from the fw.zip of xs-ota build (every part at its addr or ptn, as mos flash writes it)", () => {

@@ -1,7 +1,8 @@
 // Flashing a board through its ROM serial loader with esptool-js, over a Node
 // serial port: connect (the auto-reset dance, SYNC), identify the chip, run
-// the flasher stub, raise the baud rate, write every image compressed, check
-// each one's MD5 against what the flash holds, then reset into the app.
+// the flasher stub, raise the baud rate, then write every image compressed
+// and check each one's MD5 against what the flash holds (or only compare
+// MD5s: verify; or read regions back), then reset into the app.
 //
 // The connection is esptool-js's ESPLoader.main() step by step, for one knob
 // main() lacks: how many connect attempts (esptool's --connect-attempts), so
@@ -20,6 +21,8 @@ export const ROM_BAUD = 115200;
 const RUN_USER_CODE = 0xd3;
 /** esptool's hard reset: EN held low this long. */
 const RESET_PULSE_MS = 100;
+/** The stub sends its MD5 right after the last data packet. */
+const READ_DIGEST_TIMEOUT_MS = 3000;
 
 export interface FlashProgress {
   /** An image starts: `total` bytes go over the wire (compressed). */
@@ -31,18 +34,22 @@ export interface FlashProgress {
   stop(): void;
 }
 
-export interface FlashJob {
+/** What every session with the loader needs: the port, speeds, and what to narrate. */
+export interface LoaderJob {
   port: string;
   baudRate: number;
-  images: readonly FlashImage[];
-  /** The chip the images are for (image header chip_id): a board of another kind is refused before anything is written. */
+  /** The chip the images are for (image header chip_id): a board of another kind is refused before anything is done. */
   chipId?: number;
-  /** Erase the whole chip before writing. */
-  eraseAll: boolean;
   connectAttempts: number;
-  progress?: FlashProgress;
   /** esptool-js's own narration (chip, stub, baud...), line by line. */
   log?: (line: string) => void;
+}
+
+export interface FlashJob extends LoaderJob {
+  images: readonly FlashImage[];
+  /** Erase the whole chip before writing. */
+  eraseAll: boolean;
+  progress?: FlashProgress;
 }
 
 export interface FlashReport {
@@ -50,6 +57,25 @@ export interface FlashReport {
   mac: string;
   /** How the board was sent into its app: the RTS line, or (no modem lines) the stub's RUN_USER_CODE. */
   reset: "rts" | "run-user-code";
+}
+
+/** A region of flash to read back. */
+export interface FlashRegion {
+  readonly address: number;
+  readonly size: number;
+}
+
+export interface ReadJob extends LoaderJob {
+  regions: readonly FlashRegion[];
+  /** Bytes of the region `index` read so far. */
+  progress?: (index: number, read: number, size: number) => void;
+}
+
+export interface VerifyResult {
+  readonly image: FlashImage;
+  /** MD5 of the flash over the image's length, and of the image. */
+  readonly flashMd5: string;
+  readonly fileMd5: string;
 }
 
 /** Flashing failed; the message says what happened and what to try. */
@@ -60,7 +86,57 @@ export class FlashError extends Error {
 /** The board is of another chip than the images (a usage error: exit status 2); nothing was written. */
 export class WrongChipError extends FlashError {}
 
-export async function flashBoard(job: FlashJob): Promise<FlashReport> {
+/** Write the job's images, each MD5-checked, and reset into the app. */
+export function flashBoard(job: FlashJob): Promise<FlashReport> {
+  return withLoader(job, (loader, said) => write(loader, job, said)).then(({ report }) => report);
+}
+
+/** Compare each image's MD5 with the flash's over its length, writing nothing. */
+export function verifyBoard(job: LoaderJob & { images: readonly FlashImage[] }): Promise<FlashReport & { results: VerifyResult[] }> {
+  return withLoader(job, async (loader) => {
+    const results: VerifyResult[] = [];
+    for (const image of job.images) {
+      const flashMd5 = await loader.flashMd5sum(image.address, image.data.length);
+      results.push({ image, flashMd5, fileMd5: md5(image.data) });
+    }
+    return results;
+  }).then(({ report, result }) => ({ ...report, results: result }));
+}
+
+/** Read each region back (READ_FLASH, its data checked against the stub's MD5 of it). */
+export function readBoard(job: ReadJob): Promise<FlashReport & { data: Buffer[] }> {
+  return withLoader(job, async (loader) => {
+    const data: Buffer[] = [];
+    for (const [index, region] of job.regions.entries()) data.push(await readRegion(loader, region, (read) => job.progress?.(index, read, region.size)));
+    return data;
+  }).then(({ report, result }) => ({ ...report, data: result }));
+}
+
+/**
+ * esptool-js's readFlash returns once the data is in, leaving the stub's
+ * last packet (the MD5 of what it sent, as esptool's read_flash checks it)
+ * unread, where the next command would take it for its reply: it is read
+ * and checked here.
+ */
+async function readRegion(loader: ESPLoader, region: FlashRegion, progress: (read: number) => void): Promise<Buffer> {
+  const data = Buffer.from(await loader.readFlash(region.address, region.size, (_packet, read) => progress(read)));
+  const digest = await loader.transport.read(READ_DIGEST_TIMEOUT_MS);
+  if (!(digest instanceof Uint8Array) || digest.length !== 16) {
+    throw new FlashError(`reading 0x${region.address.toString(16)}: the loader did not send the MD5 of what it read`);
+  }
+  const expected = Buffer.from(digest).toString("hex");
+  if (expected !== md5(data)) {
+    throw new FlashError(`reading 0x${region.address.toString(16)}: the data's MD5 is ${md5(data)}, the flash's ${expected}: the transfer was corrupted; read again, with a lower --baud if it repeats`);
+  }
+  return data;
+}
+
+function md5(data: Uint8Array): string {
+  return createHash("md5").update(data).digest("hex");
+}
+
+/** Connect, run `action` on the stub, reset into the app; errors explained, the port always closed. */
+async function withLoader<T>(job: LoaderJob, action: (loader: ESPLoader, said: string[]) => Promise<T>): Promise<{ report: FlashReport; result: T }> {
   const device = new WebSerialPort(job.port);
   const transport = new Transport(device as unknown as ConstructorParameters<typeof Transport>[0]);
   // Transport.trace() prints with console.log even with tracing off (its read loop's farewell): keep stdout clean.
@@ -77,9 +153,9 @@ export async function flashBoard(job: FlashJob): Promise<FlashReport> {
   const loader = new ESPLoader({ transport, baudrate: job.baudRate, romBaudrate: ROM_BAUD, terminal });
   try {
     const { chip, mac } = await connect(loader, job);
-    await write(loader, job, said);
+    const result = await action(loader, said);
     const reset = await resetIntoApp(loader, device);
-    return { chip, mac, reset };
+    return { report: { chip, mac, reset }, result };
   } catch (e) {
     throw explain(e, job);
   } finally {
@@ -87,7 +163,7 @@ export async function flashBoard(job: FlashJob): Promise<FlashReport> {
   }
 }
 
-async function connect(loader: ESPLoader, job: FlashJob): Promise<{ chip: string; mac: string }> {
+async function connect(loader: ESPLoader, job: LoaderJob): Promise<{ chip: string; mac: string }> {
   await loader.detectChip("default_reset", job.connectAttempts);
   const board = await boardChipId(loader);
   if (job.chipId !== undefined && board !== job.chipId) {
@@ -135,7 +211,7 @@ async function write(loader: ESPLoader, job: FlashJob, said: string[]): Promise<
         current = index;
         job.progress?.start(images[index]!, total);
       },
-      calculateMD5Hash: (image) => createHash("md5").update(image).digest("hex"),
+      calculateMD5Hash: md5,
     });
   } catch (e) {
     job.progress?.stop();
@@ -166,7 +242,7 @@ async function resetIntoApp(loader: ESPLoader, device: WebSerialPort): Promise<F
   return "run-user-code";
 }
 
-function explain(e: unknown, job: FlashJob): Error {
+function explain(e: unknown, job: LoaderJob): Error {
   if (e instanceof FlashError || e instanceof PortOpenError) return e;
   const message = (e as Error).message ?? String(e);
   if (/Failed to connect with the device/.test(message)) {
