@@ -19,7 +19,8 @@ help:
 	@echo "make test     run every test (installs what it needs)"
 	@echo "make setup    install npm and Debian dependencies only"
 	@echo "make build    type-check and build host tools and the virtual board"
-	@echo "make bench    run the benchmarks, results in bench/results/"
+	@echo "make bench    run the benchmarks against their physical limits: one line per figure (value, limit, ratio, goal);"
+	@echo "              each figure's history and plot in bench/results/<name>.json and .svg, index in bench/results/README.md"
 	@echo "make fuzz     fuzz the native code and every channel of the virtual board (FUZZ_MODE=short|long, FUZZ_SEED=N)"
 	@echo "make flash    flash a board over its ROM serial loader: PORT=/dev/ttyUSB0 (default: make sim's UART), FLASH_ARGS=..."
 	@echo "make esp32    build and flash the firmware on a real board: BOARD=esp32|esp32s3|esp32c3 ESP32_MODE=debug|release"
@@ -85,6 +86,10 @@ test: build
 sim: build
 	node host/cli/bin.js sim $(SIM_ARGS)
 
+# The benchmarks (bench/run.ts lists them), each figure against the physical
+# limit it is measured by, appended to its history in bench/results/ and
+# plotted there (bench/results/README.md indexes them). Under 10 minutes from
+# a fresh clone; the heap benchmark takes about a minute of that.
 bench: build
 	npx tsx --tsconfig tsconfig.json bench/run.ts
 

@@ -1,124 +1,70 @@
-// Benchmarks of the virtual board. Each figure is a ratio against an anchor
-// measured in the same run, so a noisy machine shifts both sides alike:
-//
-//   idle heap      peak XS heap of the idle firmware after boot; anchor:
-//                  none, the absolute figure is the anchor of the next two
-//   heap, big OTA  peak XS heap while a 1 MB package streams in, over the
-//                  peak while a 76 KB one does: constant memory means ~1.0
-//   heap, pull     peak XS heap while the firmware downloads the 1 MB package
-//                  itself (OTA.Update over its own HTTP client), over the
-//                  320 KiB budget: must stay below 1
-//
-// The heap figures come from each build of the virtual board this machine
-// runs (64-bit always, 32-bit where it can), each saying which: the 32-bit
-// board has the ESP32's 16-byte slots; the 64-bit one counts its slots at 16
-// bytes too, and its chunks as they are here (about 1.5x the 32-bit ones).
-//   UART payload   firmware bytes per second through `xs-ota ota` on the
-//                  UART, over the line rate of 115200 baud 8N1 (11520 B/s)
-//
-// Figures go to bench/results/<name>.json, committed, so history shows progress.
+// make bench: runs each benchmark in turn, prints one line per figure (value,
+// limit, ratio, goal), appends every figure to its history in
+// bench/results/<name>.json, then plots every history there in <name>.svg
+// (those of figures this machine did not run too, such as the 32-bit
+// build's) and indexes them in bench/results/README.md. A benchmark that
+// fails is reported and the others still run; the exit code says so.
 
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildFirmwarePackage } from "../host/vboard/firmware-package.ts";
-import { boardBits, runnableBits, type BoardBits } from "../host/vboard/assets.ts";
-import { runCli } from "../test/run-cli.ts";
-import { file, servePackages, startBench, testFirmware, type Bench } from "../test/ota-rig.ts";
+import type { Benchmark, Figure } from "./figure.ts";
+import { heap } from "./heap.ts";
+import { appendRun, currentCommit, readHistory, writeHistory, type FigureHistory, type RunStamp } from "./history.ts";
+import { plotSpec, renderSvg } from "./plot.ts";
+import { alignRows, figureCells } from "./report.ts";
+import { resultsIndex } from "./results-index.ts";
 
-const RESULTS = fileURLToPath(new URL("./results/", import.meta.url));
-const LINE_RATE = 115200 / 10;
-/** The virtual board's heap cap: an ESP32's 320 KiB of DRAM (what Sys.GetInfo reports as ram_size). */
-const ESP32_BUDGET = 320 * 1024;
+/** The benchmarks, in the order they run: add a module's Benchmark here. */
+const BENCHMARKS: readonly Benchmark[] = [heap];
 
-interface Info {
-  ram_size: number;
-  ram_min_free: number;
+const REPO = fileURLToPath(new URL("../", import.meta.url));
+const RESULTS = path.join(REPO, "bench/results");
+
+function record(figure: Figure, stamp: RunStamp): void {
+  const file = path.join(RESULTS, `${figure.name}.json`);
+  writeHistory(file, appendRun(readHistory(file), figure, stamp));
 }
 
-async function peakHeap(bench: Bench): Promise<number> {
-  const info = (await bench.rpc.call("Sys.GetInfo")) as Info;
-  return info.ram_size - info.ram_min_free;
+/** Every results file that holds a figure's history, this run's or an earlier one's. */
+function allHistories(): FigureHistory[] {
+  return fs
+    .readdirSync(RESULTS)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .flatMap((f) => readHistory(path.join(RESULTS, f)) ?? []);
 }
 
-const BUILD_NOTE: Record<BoardBits, string> = {
-  32: "32-bit board: the ESP32's 16-byte slots",
-  64: "64-bit board: slots counted at the ESP32's 16 bytes, chunks as allocated here",
-};
-
-/** Push a package with OTA.Begin/Write (not End) and return the peak heap meanwhile. */
-async function peakWhilePushing(zip: Buffer, bits: BoardBits): Promise<number> {
-  const bench = await startBench("virtual", { bits });
-  try {
-    await bench.rpc.call("OTA.Begin", { size: zip.length, commit_timeout: 0 });
-    for (let offset = 0; offset < zip.length; offset += 2048) {
-      await bench.rpc.call("OTA.Write", { offset, data: zip.subarray(offset, offset + 2048).toString("base64") });
-    }
-    return await peakHeap(bench);
-  } finally {
-    await bench.close();
-  }
-}
-
-/** Let the board download and apply a package (OTA.Update), and return the peak heap, before it reboots. */
-async function peakWhilePulling(zip: Buffer, bits: BoardBits): Promise<number> {
-  const bench = await startBench("virtual", { bits });
-  const server = await servePackages({ "/fw.zip": file(zip) });
-  try {
-    // The reboot that follows waits for the board's clock, which only the bench moves.
-    await bench.rpc.call("OTA.Update", { url: `${server.url}/fw.zip`, commit_timeout: 0 }, { timeoutMs: 120_000 });
-    return await peakHeap(bench);
-  } finally {
-    await server.close();
-    await bench.close();
-  }
-}
-
-function save(name: string, figures: Record<string, unknown>): void {
-  fs.mkdirSync(RESULTS, { recursive: true });
-  const record = { name, date: new Date().toISOString(), ...figures };
-  fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(record, null, 2) + "\n");
-}
-
-async function heapFigures(bits: BoardBits, small: Buffer, big: Buffer): Promise<void> {
-  const idle = await startBench("virtual", { bits });
-  const idlePeak = await peakHeap(idle).finally(() => idle.close());
-  console.log(`idle heap      peak ${idlePeak} bytes after boot (${BUILD_NOTE[bits]})`);
-  save(`idle-heap-${bits}bit`, { board_bits: bits, peak_bytes: idlePeak });
-
-  const smallPeak = await peakWhilePushing(small, bits);
-  const bigPeak = await peakWhilePushing(big, bits);
-  const heapRatio = bigPeak / smallPeak;
-  console.log(`heap, big OTA  ${heapRatio.toFixed(3)}  (peak ${bigPeak} B for ${big.length} B over ${smallPeak} B for ${small.length} B; ${bits}-bit board)`);
-  save(`ota-heap-${bits}bit`, { board_bits: bits, ratio: heapRatio, big_package_bytes: big.length, big_peak_bytes: bigPeak, small_package_bytes: small.length, small_peak_bytes: smallPeak });
-
-  const pullPeak = await peakWhilePulling(big, bits);
-  console.log(`heap, pull     ${(pullPeak / ESP32_BUDGET).toFixed(3)}  (peak ${pullPeak} B downloading ${big.length} B over the ${ESP32_BUDGET} B budget; ${bits}-bit board)`);
-  save(`pull-heap-${bits}bit`, { board_bits: bits, ratio: pullPeak / ESP32_BUDGET, peak_bytes: pullPeak, package_bytes: big.length, budget_bytes: ESP32_BUDGET });
+async function publish(histories: readonly FigureHistory[]): Promise<void> {
+  for (const h of histories) fs.writeFileSync(path.join(RESULTS, `${h.name}.svg`), await renderSvg(plotSpec(h)));
+  fs.writeFileSync(path.join(RESULTS, "README.md"), resultsIndex(histories));
 }
 
 async function main(): Promise<void> {
-  const fw = await testFirmware();
-
-  // A 1 MB package: the same firmware plus a module nobody imports.
-  const big = await buildFirmwarePackage({ version: "3.0.0-big", firmwareOverride: [["ballast", `export default "${"x".repeat(1024 * 1024)}";\n`]] });
-  for (const bits of runnableBits()) await heapFigures(bits, fw.v2.zip, big.zip);
-
-  const { bits } = boardBits();
-  const uart = await startBench("virtual", { bits });
-  try {
-    const file = path.join(uart.dir, "v2.zip");
-    fs.writeFileSync(file, fw.v2.zip);
-    const started = process.hrtime.bigint();
-    // The board's supervisor runs in this process: the CLI must run beside it, not block it.
-    const r = await runCli(["--port", uart.board.uartPath, "ota", file, "--commit-timeout", "0"]);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    if (r.code !== 0) throw new Error(`xs-ota ota failed: ${r.stderr}`);
-    const rate = fw.v2.zip.length / seconds;
-    console.log(`UART payload   ${(rate / LINE_RATE).toFixed(3)}  (${Math.round(rate)} B/s over the 115200-baud line rate ${LINE_RATE} B/s; pseudo-terminal, no baud limit; ${bits}-bit board)`);
-    save("uart-ota", { board_bits: bits, ratio: rate / LINE_RATE, bytes_per_second: rate, package_bytes: fw.v2.zip.length, seconds });
-  } finally {
-    await uart.close();
+  fs.mkdirSync(RESULTS, { recursive: true });
+  // One stamp for the whole run: its figures are found together in every history.
+  const stamp: RunStamp = { date: new Date().toISOString(), commit: currentCommit(REPO) };
+  const rows: string[][] = [];
+  const failed: string[] = [];
+  for (const benchmark of BENCHMARKS) {
+    console.log(`${benchmark.title} ...`);
+    const started = Date.now();
+    try {
+      const figures = await benchmark.run();
+      for (const figure of figures) record(figure, stamp);
+      rows.push(...figures.map(figureCells));
+      console.log(`  ${figures.length} figures in ${Math.round((Date.now() - started) / 1000)} s`);
+    } catch (e) {
+      failed.push(benchmark.title);
+      console.error(`  failed: ${(e as Error).stack ?? e}`);
+    }
+  }
+  console.log(`\nfigures at ${stamp.commit} (history and plots in bench/results/):`);
+  for (const line of alignRows(rows)) console.log(line);
+  await publish(allHistories());
+  if (failed.length > 0) {
+    console.error(`\n${failed.length} benchmark(s) failed: ${failed.join("; ")}`);
+    process.exitCode = 1;
   }
 }
 
