@@ -24,9 +24,9 @@ const TRACES = new URL("./traces/esptool/", import.meta.url).pathname;
 const WORK = "/tmp/xs-ota-esptool-traces";
 const FLASH = path.join(WORK, "flash.bin");
 /** Longest pause kept before a line change: the recorded tool's own waits, without pySerial's polling. */
-const MAX_LINE_GAP_MS = 150;
-/** Longest pause kept before a tool connects: long enough for the board to boot from flash in between, as it did. */
-const MAX_OPEN_GAP_MS = 1500;
+const MAX_LINE_GAP_MS = 60;
+/** Longest pause kept before a tool connects: longer than the strapping window, so the board boots from flash in between, as it did. */
+const MAX_OPEN_GAP_MS = 800;
 const PACKET_WAIT_MS = 10_000;
 
 function readGzTrace(name: string): TraceEvent[] {
