@@ -112,7 +112,7 @@ describe("xs-ota flash (esptool-js against the virtual board's ROM loader)", fun
       const differs = await runCli(["--port", board.uartPath, "flash", "--verify", "--image", changed]);
       assert.equal(differs.code, 1, differs.stderr);
       assert.match(differs.stdout, /^DIFFERENT app \(ota_0\) at 0x10000 .*: flash [0-9a-f]{32}, file [0-9a-f]{32}\n/m);
-      assert.match(differs.stderr, /^error: 1 of 2 images match: app differs from the flash\n$/m);
+      assert.match(differs.stderr, /^error: 1 of 2 images match: app \(ota_0\) differs from the flash\n$/m);
       await board.waitReady();
       assert.ok(fs.readFileSync(board.options.flashPath).equals(before), "verify wrote nothing");
     });
