@@ -77,7 +77,7 @@ interface Replay {
   replayed: Buffer[];
   /** The board's console during the replay. */
   console: string;
-  /** ms from the last line change to the board's next "ready" (undefined: not within 10 s). */
+  /** ms from the last line change to the board's next "ready" (undefined: not within 20 s). */
   readyAfterLastLineMs: number | undefined;
 }
 
@@ -137,7 +137,7 @@ async function replay(board: VirtualBoard, port: number, events: TraceEvent[]): 
     previousAt = Date.now();
   }
   await waitForPackets(recorded.length, "the end of the trace");
-  const ready = await board.waitReady(10_000).then(
+  const ready = await board.waitReady(20_000).then(
     () => Date.now() - lastLineAt,
     () => undefined,
   );

@@ -109,6 +109,8 @@ function stringEnd(length: number, i: number, codeAt: (i: number) => number, quo
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+/** Characters a JSON string holds as they are: all but the quote, the backslash and controls. */
+const STRING_RUN = /[^"\\\u0000-\u001f]*/y;
 const LITERALS: ReadonlyArray<readonly [string, unknown]> = [
   ["true", true],
   ["false", false],
@@ -167,6 +169,13 @@ class JsonReader {
     const start = this.at;
     let escaped = false;
     for (this.at++; this.at < text.length; ) {
+      // A run of plain characters in one match: XS keeps strings in UTF-8, so
+      // each charCodeAt(i) walks from the start, and a character-by-character
+      // loop over a 4 KB base64 string (every OTA.Write) is quadratic.
+      STRING_RUN.lastIndex = this.at;
+      STRING_RUN.test(text);
+      this.at = STRING_RUN.lastIndex;
+      if (this.at >= text.length) break;
       const c = text.charCodeAt(this.at);
       if (c === QUOTE) {
         this.at++;
@@ -174,12 +183,10 @@ class JsonReader {
         return escaped ? (JSON.parse(text.slice(start, this.at)) as string) : text.slice(start + 1, this.at - 1);
       }
       if (c < 0x20) return INVALID;
-      if (c === BACKSLASH) {
-        STRING_ESCAPE.lastIndex = this.at;
-        if (!STRING_ESCAPE.test(text)) return INVALID;
-        this.at = STRING_ESCAPE.lastIndex;
-        escaped = true;
-      } else this.at++;
+      STRING_ESCAPE.lastIndex = this.at; // the run stopped at a backslash
+      if (!STRING_ESCAPE.test(text)) return INVALID;
+      this.at = STRING_ESCAPE.lastIndex;
+      escaped = true;
     }
     return INVALID;
   }
