@@ -98,6 +98,11 @@ async function run(): Promise<Figure[]> {
           bytes_read: delta(timed, "read_bytes"),
           image_read_passes: Math.round((delta(timed, "read_bytes") / app.length) * 100) / 100,
         },
+        why: {
+          erase: "one otadata sector erased for the boot switch",
+          program: "each write that starts inside a page programs that page a second time (writes follow the download's chunks, not page multiples)",
+          read: "the image read back 4 times: esp_ota_end's image check, the updater's SHA-1 and SHA-256 digests (one pass each), esp_ota_set_boot_partition's image check",
+        },
         board_ms_with_timing_off: untimed.boardUs / 1000,
       },
     },
