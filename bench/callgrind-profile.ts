@@ -11,6 +11,8 @@ import fs from "node:fs";
 export interface CallgrindProfile {
   /** Instructions (Ir) by source file, exclusive. */
   readonly byFile: ReadonlyMap<string, number>;
+  /** Instructions (Ir) by function, exclusive. */
+  readonly byFunction: ReadonlyMap<string, number>;
   /** Instructions (Ir) of the functions asked for, inclusive. */
   readonly inclusive: ReadonlyMap<string, number>;
   readonly total: number;
@@ -35,6 +37,7 @@ const TABLE: Record<string, string> = { fl: "file", fi: "file", fe: "file", cfi:
 export function readCallgrind(path: string, functions: readonly string[]): CallgrindProfile {
   const names = new Names();
   const byFile = new Map<string, number>();
+  const byFunction = new Map<string, number>();
   const inclusive = new Map<string, number>(functions.map((f) => [f, 0]));
   let fnFile = "";
   let costFile = "";
@@ -65,8 +68,9 @@ export function readCallgrind(path: string, functions: readonly string[]): Callg
     if (afterCalls) afterCalls = false;
     else {
       byFile.set(costFile, (byFile.get(costFile) ?? 0) + ir);
+      byFunction.set(fn, (byFunction.get(fn) ?? 0) + ir);
       total += ir;
     }
   }
-  return { byFile, inclusive, total };
+  return { byFile, byFunction, inclusive, total };
 }

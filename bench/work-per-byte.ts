@@ -50,17 +50,18 @@ interface Counts {
   readonly total: number;
   readonly groups: Record<Group, number>;
   readonly byFile: ReadonlyMap<string, number>;
+  readonly byFunction: ReadonlyMap<string, number>;
   readonly anchor: number;
 }
 
-/** How many source files the detail names, hottest first. */
-const HOTTEST_FILES = 6;
+/** How many source files and functions the detail names, hottest first. */
+const HOTTEST = 8;
 
 function counts(profile: CallgrindProfile): Counts {
   const groups: Record<Group, number> = { js_engine: 0, native: 0, emulated_idf: 0, other: 0 };
   for (const [sourceFile, ir] of profile.byFile) groups[groupOf(sourceFile)] += ir;
   const anchor = ANCHOR_FUNCTIONS.reduce((sum, f) => sum + (profile.inclusive.get(f) ?? 0), 0);
-  return { total: profile.total, groups, byFile: profile.byFile, anchor };
+  return { total: profile.total, groups, byFile: profile.byFile, byFunction: profile.byFunction, anchor };
 }
 
 /** One boot under callgrind: `action`, then the reboot it asked for ends the boot and callgrind writes its profile. */
@@ -116,10 +117,14 @@ function figure(name: string, how: string, run: Counts, idle: Counts, zipBytes: 
   const value = (run.total - idle.total) / zipBytes;
   const limit = (run.anchor - idle.anchor) / imageBytes;
   const split = Object.fromEntries(Object.entries(run.groups).map(([g, ir]) => [g, perByte(ir - idle.groups[g as Group], zipBytes)]));
-  const hottest = [...run.byFile]
-    .map(([sourceFile, ir]) => [path.basename(sourceFile), perByte(ir - (idle.byFile.get(sourceFile) ?? 0), zipBytes)] as const)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, HOTTEST_FILES);
+  /** The update's own instructions per byte (the idle run's taken off) of the hottest keys, named by `label`. */
+  const hottest = (of: (c: Counts) => ReadonlyMap<string, number>, label: (key: string) => string) =>
+    Object.fromEntries(
+      [...of(run)]
+        .map(([key, ir]) => [label(key), perByte(ir - (of(idle).get(key) ?? 0), zipBytes)] as const)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, HOTTEST),
+    );
   return {
     name,
     value,
@@ -133,7 +138,8 @@ function figure(name: string, how: string, run: Counts, idle: Counts, zipBytes: 
       package_bytes: zipBytes,
       image_bytes: imageBytes,
       per_byte_by_group: split,
-      per_byte_hottest_files: Object.fromEntries(hottest),
+      per_byte_hottest_files: hottest((c) => c.byFile, (f) => path.basename(f)),
+      per_byte_hottest_functions: hottest((c) => c.byFunction, (f) => f),
       instructions: { run: run.total, idle_boot: idle.total },
       board: "64-bit or 32-bit as this machine runs (boardBits), virtual clock, under valgrind --tool=callgrind",
     },
