@@ -15,7 +15,7 @@ import { buildFwZip } from "../host/fwpack/fw-zip.ts";
 import { ChipId } from "../host/fwpack/image-header.ts";
 import { buildBoardProgram, writeFactoryFlash, type BoardBits } from "../host/vboard/assets.ts";
 import { FAULTY_MAIN, buildFirmwarePackage, type FirmwarePackage } from "../host/vboard/firmware-package.ts";
-import { MQTT_SUBSCRIBED, VirtualBoard, type ClockMode } from "../host/vboard/supervisor.ts";
+import { MQTT_SUBSCRIBED, VirtualBoard, type ClockMode, type FlashTiming } from "../host/vboard/supervisor.ts";
 
 export interface Firmware {
   v1: FirmwarePackage;
@@ -85,6 +85,13 @@ export interface BenchOptions {
   mqttUrl?: string;
   /** The board build (default: what this machine runs, see boardBits()). */
   bits?: BoardBits;
+  /** The board's flash timing model (VirtualBoardOptions.flashTiming). */
+  flashTiming?: FlashTiming;
+  /** A command the board program runs under (VirtualBoardOptions.launcher), with its environment. */
+  launcher?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** How long the first boot may take to be ready (a board under valgrind is slow). */
+  readyTimeoutMs?: number;
 }
 
 export async function startBench(clock: ClockMode = "virtual", options: BenchOptions = {}): Promise<Bench> {
@@ -92,7 +99,17 @@ export async function startBench(clock: ClockMode = "virtual", options: BenchOpt
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-bench-"));
   const flashPath = path.join(dir, "flash.bin");
   writeFactoryFlash(flashPath, fw.v1.app);
-  const board = new VirtualBoard({ binary: buildBoardProgram(options.bits), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock, mqttUrl: options.mqttUrl });
+  const board = new VirtualBoard({
+    binary: buildBoardProgram(options.bits),
+    flashPath,
+    httpPort: 0,
+    uartLink: path.join(dir, "uart"),
+    clock,
+    mqttUrl: options.mqttUrl,
+    flashTiming: options.flashTiming,
+    launcher: options.launcher,
+    env: options.env,
+  });
   let log = "";
   board.on("console", (t) => (log += t));
   // Where the running boot's console starts: the next boot's output comes after a boot-end.
@@ -108,7 +125,7 @@ export async function startBench(clock: ClockMode = "virtual", options: BenchOpt
     }
   };
   await board.start();
-  await board.waitReady();
+  await board.waitReady(options.readyTimeoutMs);
   if (options.mqttUrl) await mqttReady();
   const rpc = new RpcClient(new HttpTransport(new URL(board.httpUrl)), { timeoutMs: 15_000 });
   return {

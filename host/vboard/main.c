@@ -3,7 +3,7 @@
  *
  *   vboard --flash FILE [--clock real|virtual] [--reset-reason poweron|sw|panic|rtcwdt]
  *          [--power-cut-at N [--power-cut-mode clean|torn]] [--mac AA:BB:CC:DD:EE:FF]
- *          [--mem-limit BYTES] [--config JSON]
+ *          [--mem-limit BYTES] [--config JSON] [--flash-timing off|typical]
  *   vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES] [--config JSON]
  *   vboard --version
  *
@@ -11,6 +11,8 @@
  * bootloader: for testing the XS host on its own.
  * --config is the firmware's mc/config: a JSON object of flat settings
  * (strings, numbers, booleans), as mcconfig builds it into a device.
+ * --flash-timing typical: flash operations take a W25Q32JV's typical times
+ * on the board's clock (idf/README.md, "Flash timing"); off by default.
  */
 #include "esp_idf_version.h"
 #include "vb_boot.h"
@@ -26,7 +28,7 @@ static void vb_usage(const char *problem)
 	fprintf(stderr, "vboard: %s\n"
 		"usage: vboard --flash FILE [--clock real|virtual] [--reset-reason poweron|sw|panic|rtcwdt]\n"
 		"              [--power-cut-at N [--power-cut-mode clean|torn]] [--mac AA:BB:CC:DD:EE:FF]\n"
-		"              [--mem-limit BYTES] [--config JSON]\n"
+		"              [--mem-limit BYTES] [--config JSON] [--flash-timing off|typical]\n"
 		"       vboard --modules ARCHIVE [--clock real|virtual] [--mem-limit BYTES] [--config JSON]\n"
 		"       vboard --version\n"
 		"--config: mc/config, a JSON object of flat settings, e.g. '{\"httpPort\":8080,\"mqttServer\":\"127.0.0.1:1883\"}'\n", problem);
@@ -89,6 +91,7 @@ int main(int argc, char **argv)
 		.power_cut_at = 0,
 		.power_cut_torn = 0,
 		.virtual_clock = 0,
+		.flash_timing = 0,
 		.reset_reason = "poweron",
 		.mac = { 0 },   /* none given: the idf layer derives one */
 	};
@@ -122,6 +125,12 @@ int main(int argc, char **argv)
 				cfg.virtual_clock = 1;
 			else if (strcmp(value, "real"))
 				vb_usage("--clock: real or virtual");
+		}
+		else if (!strcmp(option, "--flash-timing")) {
+			if (!strcmp(value, "typical"))
+				cfg.flash_timing = 1;
+			else if (strcmp(value, "off"))
+				vb_usage("--flash-timing: off or typical");
 		}
 		else if (!strcmp(option, "--reset-reason")) {
 			if (strcmp(value, "poweron") && strcmp(value, "sw") && strcmp(value, "panic") && strcmp(value, "rtcwdt"))

@@ -51,6 +51,29 @@ export interface VirtualBoardOptions {
   rfc2217Port?: number;
   /** Record every UART byte and line change to this file (uart-trace.ts). */
   uartTrace?: string;
+  /** Flash operations take a W25Q32JV's typical times on the board's clock (idf/README.md, "Flash timing"); default off. */
+  flashTiming?: FlashTiming;
+  /** A command the board program runs under, e.g. ["valgrind", "--tool=callgrind"] (bench/work-per-byte.ts). */
+  launcher?: readonly string[];
+}
+
+export type FlashTiming = "off" | "typical";
+
+/** The board's answer to flashStats(): its clock, and what the flash did since boot with the timing model's time for it. */
+export interface FlashStats {
+  /** The board's clock (esp_timer_get_time), microseconds since boot. */
+  readonly now_us: number;
+  readonly ops: number;
+  readonly writes: number;
+  readonly write_bytes: number;
+  readonly erases: number;
+  readonly erased_bytes: number;
+  readonly reads: number;
+  readonly read_bytes: number;
+  /** Modelled time of the erases, programs and reads, nanoseconds (counted whether or not flashTiming is on). */
+  readonly erase_ns: number;
+  readonly program_ns: number;
+  readonly read_ns: number;
 }
 
 /**
@@ -294,7 +317,9 @@ export class VirtualBoard extends EventEmitter {
     const args = ["--flash", this.options.flashPath, "--clock", this.options.clock, "--reset-reason", options.reason ?? "poweron"];
     args.push("--mem-limit", String(this.options.memLimit ?? DEFAULT_MEM_LIMIT), "--config", this.#config());
     if (options.powerCutAt !== undefined) args.push("--power-cut-at", String(options.powerCutAt), "--power-cut-mode", options.powerCutTorn ? "torn" : "clean");
-    const board = spawn(this.options.binary, args, {
+    if (this.options.flashTiming) args.push("--flash-timing", this.options.flashTiming);
+    const [program, ...programArgs] = [...(this.options.launcher ?? []), this.options.binary, ...args];
+    const board = spawn(program!, programArgs, {
       stdio: ["pipe", "pipe", "pipe", "pipe", "pipe"],
       env: { ...process.env, ...this.options.env },
     });
@@ -368,6 +393,7 @@ export class VirtualBoard extends EventEmitter {
         else this.#answered(message);
         break;
       case "net":
+      case "flash":
         this.#answered(message);
         break;
     }
@@ -464,6 +490,11 @@ export class VirtualBoard extends EventEmitter {
   /** Flash operations (writes and erase commands) the running boot has applied since it started, bootloader included. */
   async flashOps(): Promise<number> {
     return Number((await this.#request({ t: "power" }, "flash operations")).ops);
+  }
+
+  /** The board's clock and its flash's statistics now (FlashStats). */
+  async flashStats(): Promise<FlashStats> {
+    return (await this.#request({ t: "flash" }, "flash statistics")) as unknown as FlashStats;
   }
 
   /** A message the board's host answers on the link, matched by id; rejected when the boot ends first. */

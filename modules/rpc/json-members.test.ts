@@ -13,6 +13,10 @@ describe("rawMembers", () => {
       f: ["-1.5e3", "number"],
     });
   });
+  it("ends a string at a quote after an escaped backslash, and skips brackets and quotes inside nested strings", () => {
+    const m = rawMembers('{"a":"x\\\\","b":[{"c":"]}\\"{"}],\n\t"d":\r false}')!;
+    assert.deepEqual(Object.fromEntries([...m].map(([k, v]) => [k, v.text])), { a: '"x\\\\"', b: '[{"c":"]}\\"{"}]', d: "false" });
+  });
   it("decodes escaped keys", () => {
     assert.equal(rawMembers('{"\\u0069d":7}')!.get("id")?.text, "7");
   });

@@ -10,7 +10,21 @@ export interface RawMember {
   readonly kind: "string" | "number" | "object" | "array" | "boolean" | "null";
 }
 
-const WS = " \t\n\r";
+// The scans jump with native searches (RegExp exec) instead of stepping
+// through characters: on XS a string is UTF-8, so s[i] and s.length walk
+// the string from its start and s[i] allocates, which made every frame of
+// a push cost time and garbage quadratic in its length (bench/work-per-byte.ts).
+const NOT_WS = /[^ \t\n\r]/g;
+const SCALAR_END = /[,}\] \t\n\r]/g;
+const STRING_END = /["\\]/g;
+const STRUCTURE = /["{}[\]]/g;
+
+/** The first match of the global `pattern` in s from `from`: its index and character, or s's end. */
+function next(pattern: RegExp, s: string, from: number): { at: number; c: string | undefined } {
+  pattern.lastIndex = from;
+  const m = pattern.exec(s);
+  return m ? { at: m.index, c: m[0] } : { at: s.length, c: undefined };
+}
 
 /**
  * Top-level members of a JSON object text. The text must already be known to
@@ -45,32 +59,36 @@ function kindOf(c: string): RawMember["kind"] {
 }
 
 function skipWs(s: string, i: number): number {
-  while (i < s.length && WS.includes(s[i]!)) i++;
-  return i;
+  return next(NOT_WS, s, i).at;
+}
+
+/** Index just past the string whose opening quote is at i. */
+function skipString(s: string, i: number): number {
+  for (let from = i + 1; ; ) {
+    const { at, c } = next(STRING_END, s, from);
+    if (c === undefined) return at;
+    if (c === '"') return at + 1;
+    from = at + 2; // past the escaped character
+  }
 }
 
 /** Index just past the value starting at i. */
 function skipValue(s: string, i: number): number {
   const c = s[i];
-  if (c === '"') {
-    for (i++; i < s.length; i++) {
-      if (s[i] === "\\") i++;
-      else if (s[i] === '"') return i + 1;
-    }
-    return i;
-  }
+  if (c === '"') return skipString(s, i);
   if (c === "{" || c === "[") {
     let depth = 0;
-    for (; i < s.length; i++) {
-      const d = s[i];
-      if (d === '"') i = skipValue(s, i) - 1;
-      else if (d === "{" || d === "[") depth++;
-      else if (d === "}" || d === "]") {
-        if (--depth === 0) return i + 1;
+    for (let from = i; ; ) {
+      const { at, c: d } = next(STRUCTURE, s, from);
+      if (d === undefined) return at;
+      if (d === '"') {
+        from = skipString(s, at);
+        continue;
       }
+      if (d === "{" || d === "[") depth++;
+      else if (--depth === 0) return at + 1;
+      from = at + 1;
     }
-    return i;
   }
-  while (i < s.length && !",}] \t\n\r".includes(s[i]!)) i++;
-  return i;
+  return next(SCALAR_END, s, i).at;
 }

@@ -16,6 +16,11 @@
  * vb_flash_arm_power_cut arms it relative to the count so far) ends the
  * process with _exit(4) before N is applied, so exactly N-1 operations are
  * in the file; a torn cut applies half of operation N first.
+ *
+ * Timing (opt-in, --flash-timing typical): each operation costs what the
+ * table in vb_idf.h says a W25Q32JV takes, and the board's clock pays it:
+ * the virtual clock moves on, the real clock waits. So an update's board
+ * time includes the flash's own time, the floor no firmware can go below.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vb_internal.h"
@@ -33,16 +39,26 @@ static uint64_t s_power_cut_at;   /* absolute operation number; 0: not armed */
 static int s_torn;
 static vb_flash_stats_t s_stats;
 static bool s_stats_at_exit_registered;
+static int s_timing;
+static void (*s_wait_hook)(int waiting);
+/* Modelled time not yet on the clock: below a microsecond (virtual), or below
+   REAL_WAIT_MIN_NS or slept too long (real: negative), carried to the next operation. */
+static int64_t s_owed_ns;
+
+/* A sleep costs tens of microseconds of its own: shorter debts wait for the next operation. */
+#define REAL_WAIT_MIN_NS 1000000
 
 static void print_stats(void)
 {
-    char line[256];
+    char line[320];
     int n = snprintf(line, sizeof(line),
-                     "vb_flash: ops=%llu writes=%llu (%llu bytes) erases=%llu (%llu bytes) reads=%llu (%llu bytes) nor_violations=%llu\n",
+                     "vb_flash: ops=%llu writes=%llu (%llu bytes) erases=%llu (%llu bytes) reads=%llu (%llu bytes) nor_violations=%llu"
+                     " modelled_ms: erase=%.1f program=%.1f read=%.1f\n",
                      (unsigned long long)s_stats.ops, (unsigned long long)s_stats.writes,
                      (unsigned long long)s_stats.write_bytes, (unsigned long long)s_stats.erases,
                      (unsigned long long)s_stats.erased_bytes, (unsigned long long)s_stats.reads,
-                     (unsigned long long)s_stats.read_bytes, (unsigned long long)s_stats.nor_violations);
+                     (unsigned long long)s_stats.read_bytes, (unsigned long long)s_stats.nor_violations,
+                     s_stats.erase_ns / 1e6, s_stats.program_ns / 1e6, s_stats.read_ns / 1e6);
     if (n > 0) {
         /* write(2), not stdio: this also runs on the power-cut path just before _exit. */
         ssize_t ignored = write(2, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
@@ -135,6 +151,88 @@ void vb_flash_close(void)
 bool vb_flash_is_open(void)
 {
     return s_fd >= 0;
+}
+
+void vb_flash_set_timing(int on)
+{
+    s_timing = on;
+    s_owed_ns = 0;
+}
+
+void vb_flash_on_wait(void (*hook)(int waiting))
+{
+    s_wait_hook = hook;
+}
+
+uint64_t vb_flash_erase_time_ns(uint32_t addr, uint32_t len)
+{
+    uint64_t ns = 0;
+    /* The units vb_flash_erase_range erases: blocks where aligned, sectors elsewhere. */
+    while (len >= VB_FLASH_SECTOR_SIZE) {
+        bool block = addr % VB_FLASH_BLOCK_SIZE == 0 && len >= VB_FLASH_BLOCK_SIZE;
+        uint32_t unit = block ? VB_FLASH_BLOCK_SIZE : VB_FLASH_SECTOR_SIZE;
+        ns += block ? VB_FLASH_BLOCK_ERASE_NS : VB_FLASH_SECTOR_ERASE_NS;
+        addr += unit;
+        len -= unit;
+    }
+    return ns;
+}
+
+uint64_t vb_flash_write_time_ns(uint32_t addr, size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+    /* A page program never crosses a page boundary: a write is one per page it touches. */
+    uint64_t pages = (addr + len - 1) / VB_FLASH_PAGE_SIZE - addr / VB_FLASH_PAGE_SIZE + 1;
+    return pages * VB_FLASH_PAGE_PROGRAM_NS + len * VB_FLASH_BUS_NS_PER_BYTE;
+}
+
+uint64_t vb_flash_read_time_ns(size_t len)
+{
+    return len * VB_FLASH_BUS_NS_PER_BYTE;
+}
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Real clock: sleep off the debt, and carry what the sleep over- or undershot. */
+static void wait_real(void)
+{
+    if (s_owed_ns < REAL_WAIT_MIN_NS) {
+        return;
+    }
+    if (s_wait_hook != NULL) {
+        s_wait_hook(1);
+    }
+    int64_t start = monotonic_ns();
+    struct timespec left = {.tv_sec = s_owed_ns / 1000000000, .tv_nsec = s_owed_ns % 1000000000};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
+    s_owed_ns -= monotonic_ns() - start;
+    if (s_wait_hook != NULL) {
+        s_wait_hook(0);
+    }
+}
+
+/* The board's clock pays an operation's modelled time (when timing is on). */
+static void take_time(uint64_t ns, uint64_t *total)
+{
+    *total += ns;
+    if (!s_timing) {
+        return;
+    }
+    s_owed_ns += (int64_t)ns;
+    if (vb_clock_is_virtual()) {
+        vb_clock_advance_to(vb_clock_now_us() + s_owed_ns / 1000);
+        s_owed_ns %= 1000;
+    } else {
+        wait_real();
+    }
 }
 
 void vb_flash_reset_counters(void)
@@ -261,7 +359,9 @@ esp_err_t vb_flash_read(uint32_t addr, void *buf, size_t len)
     }
     s_stats.reads++;
     s_stats.read_bytes += len;
-    return raw_read(addr, buf, len);
+    esp_err_t err = raw_read(addr, buf, len);
+    take_time(vb_flash_read_time_ns(len), &s_stats.read_ns);
+    return err;
 }
 
 esp_err_t vb_flash_write(uint32_t addr, const void *buf, size_t len)
@@ -297,6 +397,7 @@ esp_err_t vb_flash_write(uint32_t addr, const void *buf, size_t len)
     }
     program(addr, data, len);
     s_stats.write_bytes += len;
+    take_time(vb_flash_write_time_ns(addr, len), &s_stats.program_ns);
     return ESP_OK;
 }
 
@@ -320,6 +421,7 @@ esp_err_t vb_flash_erase_range(uint32_t addr, uint32_t len)
         s_stats.erases++;
         fill_ff(addr, unit);
         s_stats.erased_bytes += unit;
+        take_time(vb_flash_erase_time_ns(addr, unit), &s_stats.erase_ns);
         addr += unit;
         len -= unit;
     }

@@ -95,6 +95,9 @@ int vb_net_link_message(const char *json, size_t size); /* 1 if it was a "net" m
 void vb_power_init(void);                                 /* reports the count on the link when the boot exits */
 int vb_power_link_message(const char *json, size_t size); /* 1 if it was a "power" message */
 
+/* vb_flash_link.c: the board's clock and the flash's statistics and modelled time, over the link */
+int vb_flash_link_message(const char *json, size_t size); /* 1 if it was a "flash" message */
+
 /* vb_loop.c */
 void vb_loop_run(void *the) __attribute__((noreturn));
 void vb_clock_advance_window(void *the, int64_t advance_us); /* a link "clock" message */

@@ -77,3 +77,8 @@ VB_WEAK uint64_t vb_flash_arm_power_cut(long after, int torn)
 	(void)after, (void)torn;
 	return 0;
 }
+
+VB_WEAK void vb_flash_on_wait(void (*hook)(int waiting))
+{
+	(void)hook;
+}

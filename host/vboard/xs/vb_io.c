@@ -175,7 +175,10 @@ void xs_vb_link_on_message(xsMachine *the)
 
 /* ---- run loop side ---- */
 
-static int vb_link_readable(void)
+/* The host's own messages (net, power, flash) are answered on either clock;
+   only a firmware that listens, or a virtual clock that only the link
+   moves, makes the link a reason to keep running. */
+static int vb_link_keeps_running(void)
 {
 	return gLinkIn && !gLinkEof && (gLinkWatching || vb_clock_is_virtual());
 }
@@ -191,10 +194,10 @@ int vb_io_watch(void *set, int *max_fd)
 		*max_fd = 0;
 		count++;
 	}
-	if (vb_link_readable()) {
+	if (gLinkIn && !gLinkEof) {
 		FD_SET(3, fds);
 		*max_fd = 3;
-		count++;
+		count += vb_link_keeps_running();
 	}
 	return count;
 }
@@ -226,8 +229,9 @@ static void vb_link_deliver(xsMachine *machine, const char *json, size_t json_si
 		}
 		return;
 	}
-	if (vb_net_link_message(json, json_size) || vb_power_link_message(json, json_size))
-		return;   /* the host's network faults and power cuts: not the firmware's business */
+	if (vb_net_link_message(json, json_size) || vb_power_link_message(json, json_size) ||
+	    vb_flash_link_message(json, json_size))
+		return;   /* the host's network faults, power cuts and flash figures: not the firmware's business */
 	if (!gLinkWatching) {
 		fprintf(stderr, "vboard: link message dropped, the firmware does not listen: %.*s\n", (int)(json_size > 200 ? 200 : json_size), json);
 		return;
@@ -310,6 +314,6 @@ void vb_io_dispatch(void *machine_, void *set)
 			vb_run_jobs(machine);
 		}
 	}
-	if (FD_ISSET(3, fds) && vb_link_readable())
+	if (FD_ISSET(3, fds) && gLinkIn && !gLinkEof)
 		vb_link_read(machine);
 }

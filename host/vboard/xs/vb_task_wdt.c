@@ -7,9 +7,14 @@
  * rollback. "Idle" here is the run loop waiting in select(); the watchdog
  * counts real time in both clock modes, since a hang is real.
  *
+ * A wait of the flash timing model (idf/vb_flash.c, real clock) is idle
+ * time: the chip's task sleeps while the flash erases
+ * (CONFIG_SPI_FLASH_YIELD_DURING_ERASE), so a long erase feeds the watchdog.
+ *
  * VB_TASK_WDT_S sets the timeout in seconds; 0 turns the watchdog off.
  */
 #include "vb_host.h"
+#include "vb_idf.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -63,6 +68,7 @@ void vb_task_wdt_start(void)
 	if (timeout_ms <= 0)
 		return;
 	atomic_store(&busy_since_ms, monotonic_ms());
+	vb_flash_on_wait(vb_task_wdt_idle);
 	if (pthread_create(&thread, NULL, watch, NULL) == 0)
 		pthread_detach(thread);
 }

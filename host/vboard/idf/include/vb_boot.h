@@ -13,6 +13,7 @@ typedef struct {
 	int power_cut_at;         /* --power-cut-at N; 0 when not given */
 	int power_cut_torn;       /* --power-cut-mode torn: that operation is half applied */
 	int virtual_clock;        /* 1 for --clock virtual */
+	int flash_timing;         /* 1 for --flash-timing typical: flash operations take their modelled time */
 	const char *reset_reason; /* "poweron" | "sw" | "panic" | "rtcwdt" */
 	uint8_t mac[6];
 } vb_config_t;

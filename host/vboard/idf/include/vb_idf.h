@@ -46,7 +46,33 @@ typedef struct {
     uint64_t reads;
     uint64_t read_bytes;
     uint64_t nor_violations;  /* refused writes of a 1 over a 0, and refused unaligned erases */
+    /* What the operations take on the chip by the timing model's table (README "Flash timing"),
+       in nanoseconds; kept whether or not the board waits for it (--flash-timing). */
+    uint64_t erase_ns;
+    uint64_t program_ns;
+    uint64_t read_ns;
 } vb_flash_stats_t;
+
+/* ---- flash timing: typical figures of a Winbond W25Q32JV (README "Flash timing") ---- */
+#define VB_FLASH_PAGE_SIZE 256u
+#define VB_FLASH_SECTOR_ERASE_NS 45000000ull   /* tSE, 4 KB sector erase, typical */
+#define VB_FLASH_BLOCK_ERASE_NS 150000000ull   /* tBE2, 64 KB block erase, typical */
+#define VB_FLASH_PAGE_PROGRAM_NS 400000ull     /* tPP, page program, typical */
+#define VB_FLASH_BUS_NS_PER_BYTE 100ull        /* 40 MHz DIO (ESP-IDF's default flash mode): 2 bits a clock, 10 MB/s */
+
+/* Whether each flash operation also takes its modelled time on the board's clock: on the virtual
+   clock the clock moves on by it, on the real clock the board waits for it. Off at vb_idf_init
+   unless cfg->flash_timing. */
+void vb_flash_set_timing(int on);
+/* Called with 1 before and 0 after each real-clock wait of the model (the XS host's task
+   watchdog: the chip's task sleeps while the flash is busy). NULL: no hook. */
+void vb_flash_on_wait(void (*hook)(int waiting));
+/* The model's time for an operation: an erase of len bytes at addr (64 KB blocks where aligned,
+   4 KB sectors elsewhere), a write of len bytes at addr (a page program per 256-byte page it
+   touches, plus the data over the bus), a read of len bytes. */
+uint64_t vb_flash_erase_time_ns(uint32_t addr, uint32_t len);
+uint64_t vb_flash_write_time_ns(uint32_t addr, size_t len);
+uint64_t vb_flash_read_time_ns(size_t len);
 
 const vb_flash_stats_t *vb_flash_stats(void);
 /* Power cut: the after-th operation from now (1 = the next one) ends the process with _exit(4)

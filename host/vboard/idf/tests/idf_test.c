@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "esp_app_desc.h"
@@ -629,6 +630,83 @@ static void test_nor_rules(void)
     file_read(path, a, &v, 1);
     ok(v == 0xFF, "erase sets bytes to 0xFF");
     OK_ERR(vb_flash_write(VB_FLASH_DEFAULT_SIZE - 1, "ab", 2), ESP_ERR_INVALID_SIZE, "write past the end of flash");
+    vb_idf_shutdown();
+}
+
+/* ---- tests: the flash timing model (README "Flash timing") -------------------------------------- */
+
+static int timed_init(const char *path, int virtual_clock, int timing)
+{
+    vb_config_t cfg = {.flash_path = path, .virtual_clock = virtual_clock, .flash_timing = timing, .reset_reason = "poweron"};
+    return vb_idf_init(&cfg);
+}
+
+/* How far an action moved the virtual clock, in microseconds. */
+#define CLOCK_MOVE_US(action) ({ int64_t before_ = esp_timer_get_time(); action; esp_timer_get_time() - before_; })
+
+static int wait_hook_calls;
+static void count_wait(int waiting)
+{
+    wait_hook_calls += waiting;
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void test_flash_timing(void)
+{
+    const char *path = tmp_path("timing.bin");
+    const uint32_t a = 0x300000;   /* 64 KB aligned */
+    uint8_t page[VB_FLASH_PAGE_SIZE];
+    memset(page, 0x5A, sizeof(page));
+
+    make_flash(path);
+    timed_init(path, 1, 0);
+    ok(CLOCK_MOVE_US(vb_flash_erase_range(a + 0x1000, 0x1000)) == 0, "timing off: an erase leaves the clock where it was");
+    ok(vb_flash_stats()->erase_ns == VB_FLASH_SECTOR_ERASE_NS, "timing off: its modelled time is counted all the same");
+
+    timed_init(path, 1, 1);
+    ok(CLOCK_MOVE_US(vb_flash_erase_range(a + 0x1000, 3 * 0x1000)) == 3 * VB_FLASH_SECTOR_ERASE_NS / 1000,
+       "3 sectors off a block boundary: 3 x tSE (45 ms) on the virtual clock");
+    ok(CLOCK_MOVE_US(vb_flash_erase_range(a, 0x11000)) == (VB_FLASH_BLOCK_ERASE_NS + VB_FLASH_SECTOR_ERASE_NS) / 1000,
+       "64 KB + 4 KB at a block boundary: tBE2 (150 ms) + tSE");
+    const esp_partition_t *ota0 = esp_partition_find_first(ESP_PARTITION_TYPE_APP, ESP_PARTITION_SUBTYPE_APP_OTA_0, NULL);
+    int64_t slot_us = CLOCK_MOVE_US(esp_partition_erase_range(ota0, 0, ota0->size));
+    ok(slot_us == (int64_t)(ota0->size / VB_FLASH_BLOCK_SIZE) * (int64_t)(VB_FLASH_BLOCK_ERASE_NS / 1000),
+       "erasing the 1.5 MB ota_0 is 24 block erases: %.1f ms", slot_us / 1e3);
+    /* 425.6 us: the clock takes whole microseconds and carries the rest to the next operation. */
+    int64_t page_us = CLOCK_MOVE_US(vb_flash_write(a, page, sizeof(page)));
+    ok(page_us == 425 || page_us == 426, "a page at a page boundary: tPP (0.4 ms) + 256 bytes at 10 MB/s (%lld us)",
+       (long long)page_us);
+    ok(vb_flash_write_time_ns(a + 0x1FF, 2) == 2 * VB_FLASH_PAGE_PROGRAM_NS + 2 * VB_FLASH_BUS_NS_PER_BYTE,
+       "2 bytes across a page boundary are two page programs");
+    ok(vb_flash_write_time_ns(a, 0x1000) == 16 * VB_FLASH_PAGE_PROGRAM_NS + 0x1000 * VB_FLASH_BUS_NS_PER_BYTE,
+       "4 KB from a page boundary: 16 page programs");
+    uint8_t byte;
+    int64_t reads_us = CLOCK_MOVE_US(for (int i = 0; i < 25; i++) vb_flash_read(a, &byte, 1));
+    ok(reads_us == 2, "25 one-byte reads (100 ns each) move the clock 2 us, the rest is carried (%lld)",
+       (long long)reads_us);
+    uint64_t erase_ns = vb_flash_stats()->erase_ns;
+    OK_ERR(vb_flash_write(a, "\xFF", 1), ESP_ERR_FLASH_OP_FAIL, "a refused write ...");
+    ok(vb_flash_stats()->erase_ns == erase_ns && vb_flash_stats()->program_ns ==
+           VB_FLASH_PAGE_PROGRAM_NS + sizeof(page) * VB_FLASH_BUS_NS_PER_BYTE,
+       "... takes no time");
+
+    timed_init(path, 0, 1);
+    vb_flash_on_wait(count_wait);
+    double start = monotonic_ms();
+    vb_flash_erase_range(a + 0x1000, 0x1000);
+    double waited = monotonic_ms() - start;
+    ok(waited >= 45 && waited < 45 + 500, "real clock: a sector erase waits tSE (%.1f ms)", waited);
+    ok(wait_hook_calls == 1, "and tells the wait hook once (%d)", wait_hook_calls);
+    wait_hook_calls = 0;
+    vb_flash_read(a, &byte, 1);
+    ok(wait_hook_calls == 0, "a 100 ns read is owed, not slept");
+    vb_flash_on_wait(NULL);
     vb_idf_shutdown();
 }
 
@@ -1834,6 +1912,7 @@ int main(void)
     test_checksums();
     test_partition_table();
     test_nor_rules();
+    test_flash_timing();
     test_power_cut();
     test_power_cut_armed_later();
     test_images();
