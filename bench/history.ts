@@ -5,6 +5,7 @@
 
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
 import type { Figure } from "./figure.ts";
 
 /** How many runs a results file keeps. */
@@ -57,6 +58,12 @@ export function writeHistory(file: string, history: FigureHistory): void {
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(history, null, 2) + "\n");
   fs.renameSync(tmp, file);
+}
+
+/** Append `figure` to the history kept in `dir`/<figure name>.json. */
+export function recordFigure(dir: string, figure: Figure, stamp: RunStamp): void {
+  const file = path.join(dir, `${figure.name}.json`);
+  writeHistory(file, appendRun(readHistory(file), figure, stamp));
 }
 
 /** The commit being measured; results files do not make it dirty, since running the bench changes them. */

@@ -8,23 +8,20 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Benchmark, Figure } from "./figure.ts";
+import type { Benchmark } from "./figure.ts";
+import { flashBound } from "./flash-bound.ts";
 import { heap } from "./heap.ts";
-import { appendRun, currentCommit, readHistory, writeHistory, type FigureHistory, type RunStamp } from "./history.ts";
+import { currentCommit, readHistory, recordFigure, type FigureHistory, type RunStamp } from "./history.ts";
 import { plotSpec, renderSvg } from "./plot.ts";
 import { alignRows, figureCells } from "./report.ts";
 import { resultsIndex } from "./results-index.ts";
+import { workPerByte } from "./work-per-byte.ts";
 
 /** The benchmarks, in the order they run: add a module's Benchmark here. */
-const BENCHMARKS: readonly Benchmark[] = [heap];
+const BENCHMARKS: readonly Benchmark[] = [heap, flashBound, workPerByte];
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const RESULTS = path.join(REPO, "bench/results");
-
-function record(figure: Figure, stamp: RunStamp): void {
-  const file = path.join(RESULTS, `${figure.name}.json`);
-  writeHistory(file, appendRun(readHistory(file), figure, stamp));
-}
 
 /** Every results file that holds a figure's history, this run's or an earlier one's. */
 function allHistories(): FigureHistory[] {
@@ -51,7 +48,7 @@ async function main(): Promise<void> {
     const started = Date.now();
     try {
       const figures = await benchmark.run();
-      for (const figure of figures) record(figure, stamp);
+      for (const figure of figures) recordFigure(RESULTS, figure, stamp);
       rows.push(...figures.map(figureCells));
       console.log(`  ${figures.length} figures in ${Math.round((Date.now() - started) / 1000)} s`);
     } catch (e) {
