@@ -14,6 +14,7 @@ import type { Readable, Writable } from "node:stream";
 import { checkBoardProgram } from "./assets.ts";
 import { DownloadMode } from "./download-mode.ts";
 import { LinkDecoder, encodeLinkFrame, type LinkFrame } from "./link-codec.ts";
+import { pacedLine, type PacedLine } from "./uart-pacer.ts";
 
 export type ResetReason = "poweron" | "sw" | "panic" | "rtcwdt";
 
@@ -38,6 +39,12 @@ export interface VirtualBoardOptions {
   env?: NodeJS.ProcessEnv;
   /** Cap on the XS heap in bytes, what Sys.GetInfo reports as ram_size (default 320 KiB: see DEFAULT_MEM_LIMIT). */
   memLimit?: number;
+  /**
+   * The UART's baud rate (8N1, both directions, with a USB-serial chip's
+   * latency: uart-pacer.ts), on the host's real time; none: bytes pass as
+   * fast as the pseudo-terminal moves them.
+   */
+  uartBaud?: number;
   /** The ROM's download mode (download-mode.ts): quiet time before it resets, and a write fault for tests. */
   download?: { idleResetMs?: number; flipByteAt?: number };
 }
@@ -157,6 +164,9 @@ export class VirtualBoard extends EventEmitter {
   #flashOpsAtExit: number | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #download: DownloadMode;
+  /** The UART's two directions: host to board, board to host. */
+  readonly #toBoard: PacedLine;
+  readonly #toHost: PacedLine;
   #bootStartedAt = 0;
   #panicsInARow = 0;
   /** The last panic headline the running boot wrote on its diagnostics (stderr). */
@@ -165,6 +175,8 @@ export class VirtualBoard extends EventEmitter {
   constructor(options: VirtualBoardOptions) {
     super();
     this.options = options;
+    this.#toBoard = pacedLine(options.uartBaud, (bytes) => this.#uartRx(bytes));
+    this.#toHost = pacedLine(options.uartBaud, (bytes) => this.#uartOut(bytes));
     this.#download = new DownloadMode({
       flashPath: options.flashPath,
       idleResetMs: options.download?.idleResetMs,
@@ -221,7 +233,7 @@ export class VirtualBoard extends EventEmitter {
       };
       poll();
     });
-    (socat.stdout as Readable).on("data", (chunk: Buffer) => this.#uartRx(chunk));
+    (socat.stdout as Readable).on("data", (chunk: Buffer) => this.#toBoard.write(chunk));
     (socat.stdin as Writable).on("drain", () => (this.#txBlocked = false));
     (socat.stdin as Writable).on("error", () => {});
   }
@@ -278,6 +290,10 @@ export class VirtualBoard extends EventEmitter {
   }
 
   #uartWrite(chunk: Buffer): void {
+    this.#toHost.write(chunk);
+  }
+
+  #uartOut(chunk: Buffer): void {
     if (this.#txBlocked) return;
     this.#txBlocked = !(this.#socat?.stdin as Writable | undefined)?.write(chunk);
   }
@@ -449,6 +465,8 @@ export class VirtualBoard extends EventEmitter {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#retryTimer);
+    this.#toBoard.close();
+    this.#toHost.close();
     this.#download.close();
     const board = this.#board;
     if (board && board.exitCode === null) {
