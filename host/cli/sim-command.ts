@@ -21,6 +21,7 @@ interface SimOptions {
   blank?: boolean;
   mqtt?: string;
   mqttPort: number;
+  baud?: number;
 }
 
 /** How long the address lines wait for the board's MQTT subscriptions before they are printed anyway. */
@@ -36,6 +37,12 @@ function mqttUrlOption(value: string): string {
   }
   if (url.protocol !== "mqtt:" && url.protocol !== "mqtts:") throw new InvalidArgumentError(`not an MQTT broker URL (mqtt://host[:port]): ${value}`);
   return value;
+}
+
+function baudOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 300 || n > 5_000_000) throw new InvalidArgumentError(`not a baud rate (300..5000000): ${value}`);
+  return n;
 }
 
 function portOption(value: string): number {
@@ -56,6 +63,7 @@ export function registerSimCommand(program: Command): void {
     .option("--blank", "erase the flash (a chip fresh from the factory) and wait in download mode for xs-ota flash")
     .option("--mqtt <url>", "MQTT broker the board connects to (mqtt://host[:port]); default: an embedded broker", mqttUrlOption)
     .option("--mqtt-port <n>", "TCP port of the embedded MQTT broker (0 picks a free one)", portOption, 0)
+    .option("--baud <n>", "run the UART at this baud rate (8N1, plus 1 ms per write as a USB-serial chip adds); default: as fast as the pseudo-terminal goes", baudOption)
     .addHelpText(
       "after",
       "\nThe board program is 32-bit (the ESP32's XS slot size) where this machine runs 32-bit programs, else\n" +
@@ -104,7 +112,7 @@ async function runSim(options: SimOptions): Promise<void> {
   }
   const broker = options.mqtt === undefined ? await startEmbeddedBroker(options.mqttPort) : undefined;
   const mqttUrl = options.mqtt ?? broker!.url;
-  const board = new VirtualBoard({ binary, flashPath: options.flash, httpPort: options.httpPort, uartLink: options.uartLink, clock: options.clock, mqttUrl });
+  const board = new VirtualBoard({ binary, flashPath: options.flash, httpPort: options.httpPort, uartLink: options.uartLink, clock: options.clock, mqttUrl, uartBaud: options.baud });
   try {
     await runUntilSignal(board, mqttUrl, options.blank === true);
   } finally {
