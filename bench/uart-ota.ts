@@ -44,7 +44,7 @@ interface Push {
 }
 
 /** The payload's share of the OTA.Write frames for `zip` in `chunk`-byte pieces, as xs-ota frames them on a UART. */
-export function payloadShare(zip: Buffer, chunk: number): number {
+function payloadShare(zip: Buffer, chunk: number): number {
   let frameBytes = 0;
   for (let offset = 0; offset < zip.length; offset += chunk) {
     const data = zip.subarray(offset, offset + chunk).toString("base64");

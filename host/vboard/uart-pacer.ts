@@ -47,30 +47,28 @@ interface Segment {
  * `deliver`; no baud rate: the bytes go straight through, as on a bare
  * pseudo-terminal.
  */
-export function pacedLine(baud: number | undefined, deliver: (bytes: Buffer) => void, latencyMs = USB_SERIAL_LATENCY_MS): PacedLine {
+export function pacedLine(baud: number | undefined, deliver: (bytes: Buffer) => void): PacedLine {
   if (baud === undefined) return { write: deliver, close: () => {} };
-  return new UartPacer(baud, deliver, latencyMs);
+  return new UartPacer(baud, deliver);
 }
 
 export class UartPacer implements PacedLine {
   readonly #byteMs: number;
-  readonly #latencyMs: number;
   readonly #deliver: (bytes: Buffer) => void;
   readonly #queue: Segment[] = [];
   /** When the line finishes the last byte queued so far. */
   #lineFreeAt = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(baud: number, deliver: (bytes: Buffer) => void, latencyMs = USB_SERIAL_LATENCY_MS) {
+  constructor(baud: number, deliver: (bytes: Buffer) => void) {
     if (!(baud > 0)) throw new RangeError(`not a baud rate: ${baud}`);
     this.#byteMs = (BITS_PER_BYTE * 1000) / baud;
-    this.#latencyMs = latencyMs;
     this.#deliver = deliver;
   }
 
   write(bytes: Buffer): void {
     if (bytes.length === 0) return;
-    const start = Math.max(performance.now() + this.#latencyMs, this.#lineFreeAt);
+    const start = Math.max(performance.now() + USB_SERIAL_LATENCY_MS, this.#lineFreeAt);
     this.#queue.push({ bytes, sent: 0, firstDoneAt: start + this.#byteMs });
     this.#lineFreeAt = start + bytes.length * this.#byteMs;
     if (!this.#timer) this.#schedule();
