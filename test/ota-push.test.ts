@@ -11,6 +11,7 @@ import { MAX_CHUNK_SIZE } from "../host/cli/ota-command.ts";
 import { RemoteError } from "../host/client/rpc-client.ts";
 import { IMAGE_HASH_SIZE, parseAppImage } from "../host/fwpack/app-image.ts";
 import { buildFwZip } from "../host/fwpack/fw-zip.ts";
+import type { BootEnd } from "../host/vboard/supervisor.ts";
 import { openPtyPair } from "./pty-pair.ts";
 import { runCli } from "./run-cli.ts";
 import { faultyImagePackage, startBench, testFirmware, type Bench, type ImageFault } from "./ota-rig.ts";
@@ -277,6 +278,26 @@ describe("xs-ota ota (push) on the virtual board", function () {
     assert.match(r.stderr, /remote error -36: Image does not fit the slot/);
     // Slot 1 still holds a valid image: it can be named as the revert slot.
     assert.equal(await bench.rpc.call("OTA.SetBootState", { revert_slot: 1 }), null);
+  });
+});
+
+describe("xs-ota ota pipelining writes faster than the board handles them", function () {
+  this.timeout(120_000);
+
+  it("leaves the board's run loop its turns: no task watchdog reset, even at 1 s", async () => {
+    const bench = await startBench("real", { env: { VB_TASK_WDT_S: "1" } });
+    const ends: BootEnd[] = [];
+    bench.board.on("boot-end", (end) => ends.push(end));
+    try {
+      const file = path.join(bench.dir, "v2.zip");
+      fs.writeFileSync(file, (await testFirmware()).v2.zip);
+      // The pseudo-terminal is unpaced: the next frames are always waiting while the board handles one.
+      const r = await runCli(["--port", bench.board.uartPath, "ota", file, "--commit-timeout", "0", "--chunk-size", String(MAX_CHUNK_SIZE), "--window", "3"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(ends.filter((end) => end.code === 6), []);
+    } finally {
+      await bench.close();
+    }
   });
 });
 

@@ -87,6 +87,8 @@ export interface BenchOptions {
   bits?: BoardBits;
   /** The UART's baud rate (VirtualBoardOptions.uartBaud); default unpaced. */
   uartBaud?: number;
+  /** Extra environment for the board process (VB_TASK_WDT_S, ...). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startBench(clock: ClockMode = "virtual", options: BenchOptions = {}): Promise<Bench> {
@@ -94,7 +96,7 @@ export async function startBench(clock: ClockMode = "virtual", options: BenchOpt
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xs-ota-bench-"));
   const flashPath = path.join(dir, "flash.bin");
   writeFactoryFlash(flashPath, fw.v1.app);
-  const board = new VirtualBoard({ binary: buildBoardProgram(options.bits), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock, mqttUrl: options.mqttUrl, uartBaud: options.uartBaud });
+  const board = new VirtualBoard({ binary: buildBoardProgram(options.bits), flashPath, httpPort: 0, uartLink: path.join(dir, "uart"), clock, mqttUrl: options.mqttUrl, uartBaud: options.uartBaud, env: options.env });
   let log = "";
   board.on("console", (t) => (log += t));
   // Where the running boot's console starts: the next boot's output comes after a boot-end.
