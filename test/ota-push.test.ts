@@ -7,9 +7,11 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { SerialPort } from "serialport";
+import { MAX_CHUNK_SIZE } from "../host/cli/ota-command.ts";
 import { RemoteError } from "../host/client/rpc-client.ts";
 import { IMAGE_HASH_SIZE, parseAppImage } from "../host/fwpack/app-image.ts";
 import { buildFwZip } from "../host/fwpack/fw-zip.ts";
+import type { BootEnd } from "../host/vboard/supervisor.ts";
 import { openPtyPair } from "./pty-pair.ts";
 import { runCli } from "./run-cli.ts";
 import { faultyImagePackage, startBench, testFirmware, type Bench, type ImageFault } from "./ota-rig.ts";
@@ -95,6 +97,13 @@ describe("xs-ota ota (push) on the virtual board", function () {
     assert.deepEqual([await bootState(bench), await bench.rpc.call("OTA.Status")], before);
     assert.deepEqual(before[0], V1_COMMITTED);
     assert.equal((await info(bench)).fw_version, "1.0.0");
+  });
+
+  it("updates over the UART with the largest chunk and three writes in flight", async () => {
+    const r = await runCli(["--port", bench.board.uartPath, "ota", v2zip, "--commit-timeout", "0", "--chunk-size", String(MAX_CHUNK_SIZE), "--window", "3"]);
+    assert.equal(r.code, 0, r.stderr);
+    await rebootIntoUpdate();
+    assert.equal((await info(bench)).fw_version, "2.0.0");
   });
 
   it("updates over the UART, speaking mos's framing and handshake", async () => {
@@ -272,13 +281,34 @@ describe("xs-ota ota (push) on the virtual board", function () {
   });
 });
 
+describe("xs-ota ota pipelining writes faster than the board handles them", function () {
+  this.timeout(120_000);
+
+  it("leaves the board's run loop its turns: no task watchdog reset, even at 1 s", async () => {
+    const bench = await startBench("real", { env: { VB_TASK_WDT_S: "1" } });
+    const ends: BootEnd[] = [];
+    bench.board.on("boot-end", (end) => ends.push(end));
+    try {
+      const file = path.join(bench.dir, "v2.zip");
+      fs.writeFileSync(file, (await testFirmware()).v2.zip);
+      // The pseudo-terminal is unpaced: the next frames are always waiting while the board handles one.
+      const r = await runCli(["--port", bench.board.uartPath, "ota", file, "--commit-timeout", "0", "--chunk-size", String(MAX_CHUNK_SIZE), "--window", "3"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(ends.filter((end) => end.code === 6), []);
+    } finally {
+      await bench.close();
+    }
+  });
+});
+
 describe("xs-ota ota over a UART that loses a reply", function () {
   this.timeout(120_000);
   let bench: Bench;
   beforeEach(async () => (bench = await startBench()));
   afterEach(() => bench.close());
 
-  it("retries the write at the same offset after the timeout, and the update completes", async () => {
+  /** Push v2 through a relay that loses the third write's reply; resolves with the offsets of the writes the board was sent. */
+  async function pushLosingAReply(extraArgs: string[]): Promise<string[]> {
     const file = path.join(bench.dir, "v2.zip");
     fs.writeFileSync(file, (await testFirmware()).v2.zip);
     // The cable: CLI <-> pseudo-terminal pair <-> this relay <-> the board's UART.
@@ -308,9 +338,8 @@ describe("xs-ota ota over a UART that loses a reply", function () {
       }
     });
     try {
-      const r = await runCli(["--port", cable.host, "--timeout", "2s", "ota", file, "--commit-timeout", "0"]);
+      const r = await runCli(["--port", cable.host, "--timeout", "2s", "ota", file, "--commit-timeout", "0", ...extraArgs]);
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(writes.slice(0, 4), ["0", "512", "1024", "1024"]);
     } finally {
       await new Promise((r) => host.close(() => r(undefined)));
       await new Promise((r) => board.close(() => r(undefined)));
@@ -320,5 +349,15 @@ describe("xs-ota ota over a UART that loses a reply", function () {
     await bench.board.advanceClock(200);
     await booted;
     assert.equal((await info(bench)).fw_version, "2.0.0");
+    return writes;
+  }
+
+  it("retries the write at the same offset after the timeout, and the update completes", async () => {
+    assert.deepEqual((await pushLosingAReply([])).slice(0, 4), ["0", "512", "1024", "1024"]);
+  });
+
+  it("with two writes in flight, sends the lost one again with the one behind it, and the update completes", async () => {
+    // The board took 1536 while 1024's reply was lost; both go again, and it answers both as done.
+    assert.deepEqual((await pushLosingAReply(["--window", "2"])).slice(0, 7), ["0", "512", "1024", "1536", "1024", "1536", "2048"]);
   });
 });

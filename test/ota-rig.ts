@@ -87,11 +87,14 @@ export interface BenchOptions {
   bits?: BoardBits;
   /** The board's flash timing model (VirtualBoardOptions.flashTiming). */
   flashTiming?: FlashTiming;
-  /** A command the board program runs under (VirtualBoardOptions.launcher), with its environment. */
+  /** A command the board program runs under (VirtualBoardOptions.launcher). */
   launcher?: readonly string[];
+  /** Extra environment for the board process (VB_TASK_WDT_S, ...). */
   env?: NodeJS.ProcessEnv;
   /** How long the first boot may take to be ready (a board under valgrind is slow). */
   readyTimeoutMs?: number;
+  /** The UART's baud rate (VirtualBoardOptions.uartBaud); default unpaced. */
+  uartBaud?: number;
 }
 
 export async function startBench(clock: ClockMode = "virtual", options: BenchOptions = {}): Promise<Bench> {
@@ -109,6 +112,7 @@ export async function startBench(clock: ClockMode = "virtual", options: BenchOpt
     flashTiming: options.flashTiming,
     launcher: options.launcher,
     env: options.env,
+    uartBaud: options.uartBaud,
   });
   let log = "";
   board.on("console", (t) => (log += t));

@@ -23,6 +23,7 @@ interface SimOptions {
   mqttPort: number;
   rfc2217Port: number;
   uartTrace?: string;
+  baud?: number;
 }
 
 /** How long the address lines wait for the board's MQTT subscriptions before they are printed anyway. */
@@ -38,6 +39,12 @@ function mqttUrlOption(value: string): string {
   }
   if (url.protocol !== "mqtt:" && url.protocol !== "mqtts:") throw new InvalidArgumentError(`not an MQTT broker URL (mqtt://host[:port]): ${value}`);
   return value;
+}
+
+function baudOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 300 || n > 5_000_000) throw new InvalidArgumentError(`not a baud rate (300..5000000): ${value}`);
+  return n;
 }
 
 function portOption(value: string): number {
@@ -60,6 +67,7 @@ export function registerSimCommand(program: Command): void {
     .option("--mqtt-port <n>", "TCP port of the embedded MQTT broker (0 picks a free one)", portOption, 0)
     .option("--rfc2217-port <n>", "TCP port serving the UART over RFC 2217, with DTR/RTS auto-reset (0 picks a free one)", portOption, 4000)
     .option("--uart-trace <file>", "record every UART byte and DTR/RTS change to this file (JSON lines)")
+    .option("--baud <n>", "run the UART at this baud rate (8N1, plus 1 ms per write as a USB-serial chip adds); default: as fast as the pseudo-terminal goes", baudOption)
     .addHelpText(
       "after",
       "\nThe board program is 32-bit (the ESP32's XS slot size) where this machine runs 32-bit programs, else\n" +
@@ -117,6 +125,7 @@ async function runSim(options: SimOptions): Promise<void> {
     mqttUrl,
     rfc2217Port: options.rfc2217Port,
     uartTrace: options.uartTrace,
+    uartBaud: options.baud,
   });
   try {
     await runUntilSignal(board, mqttUrl, options.blank === true);

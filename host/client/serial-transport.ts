@@ -1,7 +1,10 @@
 // mgrpc over a serial port exactly as mos speaks it: the `"""` EOF `"""`
 // handshake before every frame (so a device that just rebooted, or whose
 // console printed in between, is caught up first), then the frame wrapped in
-// `"""` with its CRC.
+// `"""` with its CRC. Frames go out one at a time, in order. A frame sent
+// while the device still owes a reply to an earlier one, and has just sent
+// one, skips the handshake: the device is mid-conversation, and a handshake
+// would wait for it to finish the frames before it (pipelined OTA.Write).
 
 import { SerialPort } from "serialport";
 import { TransportError, type FrameTransport } from "./transport.ts";
@@ -15,6 +18,8 @@ export interface SerialOptions {
 }
 
 const PROBE_INTERVAL_MS = 200;
+/** A device that sent a frame this recently, and owes more, needs no handshake. */
+const IN_CONVERSATION_MS = 1000;
 
 export class SerialTransport implements FrameTransport {
   readonly description: string;
@@ -27,6 +32,11 @@ export class SerialTransport implements FrameTransport {
   #handshakeSeen: (() => void) | undefined;
   #emptyFrames = 0;
   #closedError: Error | undefined;
+  /** Frames sent since the last handshake that no frame from the device has answered yet. */
+  #owed = 0;
+  #lastFrameAt = -Infinity;
+  /** The frame being sent (handshake and bytes): the next waits for it. */
+  #sending: Promise<void> = Promise.resolve();
 
   private constructor(port: SerialPort, options: SerialOptions) {
     this.#port = port;
@@ -48,6 +58,8 @@ export class SerialTransport implements FrameTransport {
     for (const out of this.#reader.push(chunk)) {
       switch (out.kind) {
         case "frame":
+          this.#owed = Math.max(0, this.#owed - 1);
+          this.#lastFrameAt = performance.now();
           this.onFrame(out.json);
           break;
         case "handshake":
@@ -102,8 +114,19 @@ export class SerialTransport implements FrameTransport {
     );
   }
 
-  async send(json: string): Promise<void> {
-    await this.#handshake();
+  send(json: string): Promise<void> {
+    const sent = this.#sending.then(() => this.#sendNow(json));
+    this.#sending = sent.catch(() => {});
+    return sent;
+  }
+
+  async #sendNow(json: string): Promise<void> {
+    const inConversation = this.#owed > 0 && performance.now() - this.#lastFrameAt < IN_CONVERSATION_MS;
+    if (!inConversation) {
+      await this.#handshake();
+      this.#owed = 0;
+    }
+    this.#owed++;
     await this.#write(encodeMosFrame(json));
   }
 

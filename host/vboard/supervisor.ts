@@ -17,6 +17,7 @@ import { LinkDecoder, encodeLinkFrame, type LinkFrame } from "./link-codec.ts";
 import { AutoResetCircuit, type BootMode } from "./rfc2217/auto-reset.ts";
 import { ComPortServer } from "./rfc2217/com-port-server.ts";
 import { UartTrace } from "./uart-trace.ts";
+import { pacedLine, type PacedLine } from "./uart-pacer.ts";
 
 export type ResetReason = "poweron" | "sw" | "panic" | "rtcwdt";
 
@@ -41,6 +42,12 @@ export interface VirtualBoardOptions {
   env?: NodeJS.ProcessEnv;
   /** Cap on the XS heap in bytes, what Sys.GetInfo reports as ram_size (default 320 KiB: see DEFAULT_MEM_LIMIT). */
   memLimit?: number;
+  /**
+   * The UART's baud rate (8N1, both directions, with a USB-serial chip's
+   * latency: uart-pacer.ts), on the host's real time; none: bytes pass as
+   * fast as the pseudo-terminal moves them.
+   */
+  uartBaud?: number;
   /** The ROM's download mode (download-mode.ts): quiet time before it resets, and a write fault for tests. */
   download?: { idleResetMs?: number; flipByteAt?: number };
   /**
@@ -195,6 +202,9 @@ export class VirtualBoard extends EventEmitter {
   #comPort: ComPortServer | undefined;
   #comPortPort: number | undefined;
   #trace: UartTrace | undefined;
+  /** The UART's two directions: host to board, board to host. */
+  readonly #toBoard: PacedLine;
+  readonly #toHost: PacedLine;
   #bootStartedAt = 0;
   #panicsInARow = 0;
   /** The last panic headline the running boot wrote on its diagnostics (stderr). */
@@ -203,6 +213,8 @@ export class VirtualBoard extends EventEmitter {
   constructor(options: VirtualBoardOptions) {
     super();
     this.options = options;
+    this.#toBoard = pacedLine(options.uartBaud, (bytes) => this.#uartRx(bytes));
+    this.#toHost = pacedLine(options.uartBaud, (bytes) => this.#uartOut(bytes));
     this.#download = new DownloadMode({
       flashPath: options.flashPath,
       idleResetMs: options.download?.idleResetMs,
@@ -265,7 +277,7 @@ export class VirtualBoard extends EventEmitter {
     const server = new ComPortServer();
     this.#comPortPort = await server.listen(port);
     this.#comPort = server;
-    server.on("data", (bytes) => this.#uartRx(bytes));
+    server.on("data", (bytes) => this.#toBoard.write(bytes));
     server.on("lines", (lines) => {
       this.#trace?.lines(lines);
       this.#resetCircuit.set(lines);
@@ -293,7 +305,7 @@ export class VirtualBoard extends EventEmitter {
       };
       poll();
     });
-    (socat.stdout as Readable).on("data", (chunk: Buffer) => this.#uartRx(chunk));
+    (socat.stdout as Readable).on("data", (chunk: Buffer) => this.#toBoard.write(chunk));
     (socat.stdin as Writable).on("drain", () => (this.#txBlocked = false));
     (socat.stdin as Writable).on("error", () => {});
   }
@@ -352,6 +364,11 @@ export class VirtualBoard extends EventEmitter {
   }
 
   #uartWrite(chunk: Buffer): void {
+    this.#toHost.write(chunk);
+  }
+
+  /** What leaves the (paced) line reaches both of the host's ends: the pseudo-terminal and an RFC 2217 client. */
+  #uartOut(chunk: Buffer): void {
     this.#trace?.tx(chunk);
     this.#comPort?.write(chunk);
     if (this.#txBlocked) return;
@@ -533,6 +550,8 @@ export class VirtualBoard extends EventEmitter {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#retryTimer);
+    this.#toBoard.close();
+    this.#toHost.close();
     this.#download.close();
     const board = this.#board;
     if (board && board.exitCode === null) {
