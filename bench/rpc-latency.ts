@@ -23,13 +23,13 @@
 
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import { WebSocketServer } from "ws";
 import { openPort } from "../host/client/open-port.ts";
 import { RpcClient } from "../host/client/rpc-client.ts";
 import { encodeMosFrame } from "../host/client/uart-reader.ts";
 import { encodeRequest } from "rpc/frame";
 import { servePackages, startBench, testFirmware, type Bench, type Serve } from "../test/ota-rig.ts";
+import { isMain, runStandalone } from "./standalone.ts";
 import type { Benchmark, Figure } from "./figure.ts";
 
 const BAUD = 115200;
@@ -223,9 +223,4 @@ async function run(): Promise<Figure[]> {
 
 export const rpcLatency: Benchmark = { title: "RPC latency over UART, HTTP and WebSocket", run };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  for (const f of await rpcLatency.run()) {
-    console.log(`${f.name.padEnd(28)} ${f.ratio.toFixed(2)}  ${f.value} ${f.unit} over ${f.limit} ${f.unit} (${f.limitName})`);
-    console.log(`${"".padEnd(28)} ${JSON.stringify(f.detail)}`);
-  }
-}
+if (isMain(import.meta.url)) await runStandalone(rpcLatency);

@@ -15,10 +15,12 @@ import { currentCommit, readHistory, recordFigure, type FigureHistory, type RunS
 import { plotSpec, renderSvg } from "./plot.ts";
 import { alignRows, figureCells } from "./report.ts";
 import { resultsIndex } from "./results-index.ts";
+import { rpcLatency } from "./rpc-latency.ts";
+import { uartOta } from "./uart-ota.ts";
 import { workPerByte } from "./work-per-byte.ts";
 
 /** The benchmarks, in the order they run: add a module's Benchmark here. */
-const BENCHMARKS: readonly Benchmark[] = [heap, flashBound, workPerByte];
+const BENCHMARKS: readonly Benchmark[] = [uartOta, rpcLatency, flashBound, heap, workPerByte];
 
 const REPO = fileURLToPath(new URL("../", import.meta.url));
 const RESULTS = path.join(REPO, "bench/results");

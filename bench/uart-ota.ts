@@ -20,12 +20,12 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { MAX_CHUNK_SIZE } from "../host/cli/ota-command.ts";
 import { encodeMosFrame } from "../host/client/uart-reader.ts";
 import { encodeRequest } from "rpc/frame";
 import { runCli } from "../test/run-cli.ts";
 import { startBench, testFirmware } from "../test/ota-rig.ts";
+import { isMain, runStandalone } from "./standalone.ts";
 import type { Benchmark, Figure } from "./figure.ts";
 
 const BAUDS = [115200, 921600] as const;
@@ -143,9 +143,4 @@ async function run(): Promise<Figure[]> {
 
 export const uartOta: Benchmark = { title: "xs-ota ota over the paced UART", run };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  for (const f of await uartOta.run()) {
-    console.log(`${f.name.padEnd(22)} ${f.ratio.toFixed(3)}  ${f.value} ${f.unit} over ${f.limit} ${f.unit} (${f.limitName})`);
-    console.log(`${"".padEnd(22)} ${JSON.stringify(f.detail)}`);
-  }
-}
+if (isMain(import.meta.url)) await runStandalone(uartOta);
