@@ -172,34 +172,26 @@ function channelFigures(channel: Channel, run: ChannelRun, loopbackPing?: Sample
   const loadLimitName =
     channel === "uart" ? `wire time of OTA.GetBootState's request and reply frames at ${BAUD} baud 8N1` : `p50 of OTA.GetBootState on the idle board (${channel})`;
   return [
-    {
-      name: `rpc-latency-${channel}-ping`,
-      value: round(ping.p50),
-      unit: "ms",
-      limit: round(pingLimit),
-      limitName: pingLimitName,
-      ratio: ping.p50 / pingLimit,
-      better: "lower",
-      detail: { p50_ms: round(ping.p50), p99_ms: round(ping.p99), calls: ping.calls, ...(loopbackPing && { loopback_p99_ms: round(loopbackPing.p99) }) },
-    },
-    {
-      name: `rpc-latency-${channel}-bootstate`,
-      value: round(load.p99),
-      unit: "ms",
-      limit: round(loadLimit),
-      limitName: loadLimitName,
-      ratio: load.p99 / loadLimit,
-      better: "lower",
-      detail: {
-        under_download_p50_ms: round(load.p50),
-        under_download_p99_ms: round(load.p99),
-        under_download_calls: load.calls,
-        idle_p50_ms: round(run.idleBootState.p50),
-        idle_p99_ms: round(run.idleBootState.p99),
-        download_bytes_per_second: DOWNLOAD_BYTES_PER_S,
-      },
-    },
+    latencyFigure(`rpc-latency-${channel}-ping`, ping.p50, pingLimit, pingLimitName, {
+      p50_ms: round(ping.p50),
+      p99_ms: round(ping.p99),
+      calls: ping.calls,
+      ...(loopbackPing && { loopback_p99_ms: round(loopbackPing.p99) }),
+    }),
+    latencyFigure(`rpc-latency-${channel}-bootstate`, load.p99, loadLimit, loadLimitName, {
+      under_download_p50_ms: round(load.p50),
+      under_download_p99_ms: round(load.p99),
+      under_download_calls: load.calls,
+      idle_p50_ms: round(run.idleBootState.p50),
+      idle_p99_ms: round(run.idleBootState.p99),
+      download_bytes_per_second: DOWNLOAD_BYTES_PER_S,
+    }),
   ];
+}
+
+/** A latency in ms against its anchor; lower is better. */
+function latencyFigure(name: string, value: number, limit: number, limitName: string, detail: Record<string, unknown>): Figure {
+  return { name, value: round(value), unit: "ms", limit: round(limit), limitName, ratio: value / limit, better: "lower", detail };
 }
 
 async function run(): Promise<Figure[]> {
