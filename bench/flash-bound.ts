@@ -8,7 +8,7 @@
 // flash-bound time: erasing and programming the image alone, once, by the
 // same table. What the board spends beyond that is broken down: the model's
 // time for what it did besides (reads of the digest and image checks, the
-// otadata, pages programmed twice at chunk edges) and the rest, which is CPU
+// otadata) and the rest, which is CPU
 // and network (download, zip parsing, hashing, JS). The same update with
 // the model off gives that rest on its own, as a cross-check.
 //
@@ -100,8 +100,8 @@ async function run(): Promise<Figure[]> {
         },
         why: {
           erase: "one otadata sector erased for the boot switch",
-          program: "each write that starts inside a page programs that page a second time (writes follow the download's chunks, not page multiples)",
-          read: "the image read back 4 times: esp_ota_end's image check, the updater's SHA-1 and SHA-256 digests (one pass each), esp_ota_set_boot_partition's image check",
+          program: "the boot switch's small writes, otadata and the boot record in NVS (the updater writes the app in whole 4 KB sectors, so no page is programmed twice)",
+          read: "the image read back 3 times: esp_ota_end's image check, the updater's SHA-1 and SHA-256 digests (one pass for both), esp_ota_set_boot_partition's image check",
         },
         board_ms_with_timing_off: untimed.boardUs / 1000,
       },

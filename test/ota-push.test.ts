@@ -2,6 +2,7 @@
 // UART and its HTTP port, including a lost OTA.Write reply and an abort.
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +16,7 @@ import type { BootEnd } from "../host/vboard/supervisor.ts";
 import { openPtyPair } from "./pty-pair.ts";
 import { runCli } from "./run-cli.ts";
 import { faultyImagePackage, startBench, testFirmware, type Bench, type ImageFault } from "./ota-rig.ts";
+import { rawZip } from "./zip-fixtures.ts";
 
 const info = async (b: Bench) => (await b.rpc.call("Sys.GetInfo")) as { fw_version: string };
 const bootState = (b: Bench) => b.rpc.call("OTA.GetBootState");
@@ -170,6 +172,27 @@ describe("xs-ota ota (push) on the virtual board", function () {
     assert.deepEqual(await bootState(bench), { active_slot: 0, is_committed: true, revert_slot: 0, commit_timeout: 0 });
     assert.equal(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 2);
   });
+
+  // The manifest gives both digests: the slot is read back once for the two.
+  for (const algorithm of ["sha1", "sha256"] as const) {
+    it(`checks the written slot against the manifest's ${algorithm}: a wrong one is -10 with both values, v1 stays`, async () => {
+      const { app, manifest } = (await testFirmware()).v2;
+      const actual = createHash(algorithm).update(app).digest("hex");
+      const wrong = (actual[0] === "0" ? "1" : "0") + actual.slice(1);
+      const part = manifest.parts.app!;
+      const directory = `${manifest.name}-${manifest.version}`;
+      const zip = rawZip([
+        { name: `${directory}/manifest.json`, data: Buffer.from(JSON.stringify({ ...manifest, parts: { ...manifest.parts, app: { ...part, [`cs_${algorithm}`]: wrong } } })) },
+        { name: `${directory}/${part.src}`, data: app },
+      ]);
+      await assert.rejects(push(zip), (e: unknown) => {
+        assert.ok(e instanceof RemoteError, String(e));
+        assert.deepEqual([e.code, e.remoteMessage], [-10, `Digest mismatch: ${algorithm} of slot 1 is ${actual}, the manifest says ${wrong}`]);
+        return true;
+      });
+      assert.deepEqual(await bootState(bench), V1_COMMITTED);
+    });
+  }
 
   describe("when the target slot already holds the package's image (no rewrite)", () => {
     /** Where the central directory starts: every entry's data lies before it. */

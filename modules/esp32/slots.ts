@@ -45,6 +45,9 @@ export default class Slots implements SlotsPort {
   digest(slot: number, offset: number, length: number, algorithm: "sha1" | "sha256"): string {
     return native("xs_ota_digest").call(this, slot, offset, length, algorithm) as string;
   }
+  digests(slot: number, offset: number, length: number): { readonly sha1: string; readonly sha256: string } {
+    return native("xs_ota_digests").call(this, slot, offset, length) as { sha1: string; sha256: string };
+  }
   crc32(bytes: Uint8Array, seed: number): number {
     return native("xs_ota_crc32").call(this, bytes, seed) as number;
   }

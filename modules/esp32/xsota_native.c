@@ -33,6 +33,8 @@
 #define xsID_peak xsID("peak")
 #define xsID_state xsID("state")
 #define xsID_valid xsID("valid")
+#define xsID_sha1 xsID("sha1")
+#define xsID_sha256 xsID("sha256")
 #endif
 
 /*
@@ -323,40 +325,72 @@ void xs_ota_read(xsMachine *the)
 }
 
 /*
- * Hex SHA-1 or SHA-256 ("sha1", "sha256") of [offset, offset + length) of a
- * slot, read back from flash: what was written is what is checked, never what
- * was meant.
+ * Hash [offset, offset + length) of a slot into each of `count` started
+ * contexts, read back from flash once: what was written is what is checked,
+ * never what was meant.
  */
-void xs_ota_digest(xsMachine *the)
+static void digest_slot(xsMachine *the, xsota_sha_t *shas, int count)
 {
 	const esp_partition_t *p = slot_partition(the, xsmcToInteger(xsArg(0)));
 	uint32_t offset = (uint32_t)xsmcToInteger(xsArg(1));
 	uint32_t length = (uint32_t)xsmcToInteger(xsArg(2));
-	const char *algorithm = xsmcToString(xsArg(3));
-	int sha256 = !strcmp(algorithm, "sha256");
-	uint8_t buf[READ_CHUNK], digest[32];
-	char hex[65];
-	xsota_sha_t sha;
+	uint8_t buf[READ_CHUNK];
 	esp_err_t err = ESP_OK;
 	uint32_t done = 0;
-	size_t i, n;
-	if (!sha256 && strcmp(algorithm, "sha1"))
-		xsRangeError("no digest %s", algorithm);
+	int i;
 	if (offset > p->size || length > p->size - offset)
 		xsRangeError("digest beyond slot %d", partition_slot(p));
-	xsota_sha_start(&sha, sha256);
 	while (done < length && err == ESP_OK) {
 		uint32_t step = length - done < READ_CHUNK ? length - done : READ_CHUNK;
 		err = esp_partition_read(p, offset + done, buf, step);
 		if (err == ESP_OK)
-			xsota_sha_update(&sha, buf, step);
+			for (i = 0; i < count; i++)
+				xsota_sha_update(&shas[i], buf, step);
 		done += step;
 	}
 	check(the, err, "esp_partition_read");
-	n = xsota_sha_finish(&sha, digest);
+}
+
+/* Finish a context into `slot` as a hex string. */
+static void set_hex_digest(xsMachine *the, xsota_sha_t *sha, xsSlot *slot)
+{
+	uint8_t digest[32];
+	char hex[65];
+	size_t i, n = xsota_sha_finish(sha, digest);
 	for (i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	xsmcSetString(xsResult, hex);
+	xsmcSetString(*slot, hex);
+}
+
+/* Hex SHA-1 or SHA-256 ("sha1", "sha256") of [offset, offset + length) of a slot. */
+void xs_ota_digest(xsMachine *the)
+{
+	const char *algorithm = xsmcToString(xsArg(3));
+	int sha256 = !strcmp(algorithm, "sha256");
+	xsota_sha_t sha;
+	if (!sha256 && strcmp(algorithm, "sha1"))
+		xsRangeError("no digest %s", algorithm);
+	xsota_sha_start(&sha, sha256);
+	digest_slot(the, &sha, 1);
+	set_hex_digest(the, &sha, &xsResult);
+}
+
+/*
+ * {sha1, sha256}: both hex digests of [offset, offset + length) of a slot
+ * from one read of it, for a manifest that gives both.
+ */
+void xs_ota_digests(xsMachine *the)
+{
+	xsota_sha_t shas[2];
+	xsota_sha_start(&shas[0], 0);
+	xsota_sha_start(&shas[1], 1);
+	digest_slot(the, shas, 2);
+	xsmcVars(1);
+	xsmcSetNewObject(xsResult);
+	set_hex_digest(the, &shas[0], &xsVar(0));
+	xsmcSet(xsResult, xsID_sha1, xsVar(0));
+	set_hex_digest(the, &shas[1], &xsVar(0));
+	xsmcSet(xsResult, xsID_sha256, xsVar(0));
 }
 
 /* zlib-style CRC-32 of a buffer, continuing from `seed` (the zip entries' check). */

@@ -93,6 +93,8 @@ export interface SlotsPort {
   read(slot: number, offset: number, length: number): ArrayBuffer;
   /** Hex digest of a slot range, read back from flash. */
   digest(slot: number, offset: number, length: number, algorithm: "sha1" | "sha256"): string;
+  /** Both hex digests of a slot range from one read of the flash. */
+  digests(slot: number, offset: number, length: number): { readonly sha1: string; readonly sha256: string };
   /** zlib-style CRC-32 continuing from `seed`, computed natively. */
   crc32(bytes: Uint8Array, seed: number): number;
   /** The app image checksum continuing from `seed` (ota/image-check's ImageChecksum), computed natively. */

@@ -11,7 +11,7 @@
  *  - base64: the decoded bytes, or a RangeError, match a reference decoder;
  *  - crc32: zlib's crc32(ToUint32(seed), bytes); image checksum: the low byte
  *    of ToUint32(seed) xor every byte;
- *  - read / digest: the bytes in flash, OpenSSL's SHA-1 / SHA-256 of them;
+ *  - read / digest / digests: the bytes in flash, OpenSSL's SHA-1 / SHA-256 of them;
  *  - image length: the reference image checker;
  *  - begin / write / end: begin accepts only a byte count that fits the slot
  *    (0: unknown), a write inside what begin erased never meets programmed
@@ -45,7 +45,7 @@
 #define NATIVES(X)                                                                                             \
     X(restart) X(uptime_us) X(mac) X(app_description) X(heap) X(slot_count) X(running_slot) X(boot_slot)       \
     X(slot_info) X(image_length) X(begin) X(write) X(end) X(abort) X(set_boot_slot) X(mark_valid)               \
-    X(mark_invalid_and_reboot) X(read) X(digest) X(crc32) X(image_checksum) X(rollback_timer_arm)             \
+    X(mark_invalid_and_reboot) X(read) X(digest) X(digests) X(crc32) X(image_checksum) X(rollback_timer_arm)             \
     X(rollback_timer_disarm) X(nvs_get) X(nvs_set) X(nvs_erase) X(base64_decode)
 #define DECLARE(name) void xs_ota_##name(xsMachine *the);
 NATIVES(DECLARE)
@@ -187,6 +187,7 @@ typedef struct {
     /* a few members of an object result */
     double size, state;
     int valid;
+    char sha1[41], sha256[65];
 } result_t;
 
 static void result_free(result_t *r)
@@ -242,6 +243,12 @@ static result_t call(int which, int argc, const arg_t *args)
                     }
                     if (xsHas(xsVar(5), xsID("valid"))) {
                         res.valid = xsTest(xsGet(xsVar(5), xsID("valid")));
+                    }
+                    if (xsHas(xsVar(5), xsID("sha1"))) {
+                        xsToStringBuffer(xsGet(xsVar(5), xsID("sha1")), res.sha1, sizeof(res.sha1));
+                    }
+                    if (xsHas(xsVar(5), xsID("sha256"))) {
+                        xsToStringBuffer(xsGet(xsVar(5), xsID("sha256")), res.sha256, sizeof(res.sha256));
                     }
                 }
                 break;
@@ -600,8 +607,26 @@ static void op_set_boot(fz_reader_t *r)
     }
 }
 
-static void op_read(fz_reader_t *r, bool digest)
+/* Hex of OpenSSL's SHA-1 (sha256 false) or SHA-256 of n bytes. */
+static void ref_hex(const uint8_t *p, uint32_t n, bool sha256, char hex[65])
 {
+    uint8_t d[32];
+    size_t dl = sha256 ? 32 : 20;
+    if (sha256) {
+        fz_ref_sha256(p, n, d);
+    } else {
+        fz_ref_sha1(p, n, d);
+    }
+    for (size_t i = 0; i < dl; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    }
+}
+
+typedef enum { READ_BYTES, READ_DIGEST, READ_DIGESTS } read_kind_t;
+
+static void op_read(fz_reader_t *r, read_kind_t kind)
+{
+    static const char *const names[] = {"read", "digest", "digests"};
     int slot = fz_slot(r);
     double off = fz_number(r), len = fz_number(r);
     if (fz_u8(r) & 1) {
@@ -610,33 +635,33 @@ static void op_read(fz_reader_t *r, bool digest)
     static const char *const algs[] = {"sha256", "sha1", "md5", "", "SHA256", "sha256 "};
     const char *alg = algs[fz_u8(r) % 6];
     arg_t args[4] = {num(slot), num(off), num(len), str(alg)};
-    result_t res = call(digest ? N_digest : N_read, digest ? 4 : 3, args);
+    result_t res = kind == READ_BYTES    ? call(N_read, 3, args)
+                   : kind == READ_DIGEST ? call(N_digest, 4, args)
+                                         : call(N_digests, 3, args);
     uint32_t o = (uint32_t)to_int32(off), n = (uint32_t)to_int32(len);
     bool in_range = (slot == 0 || slot == 1) && o <= FZ_SLOT_SIZE && n <= FZ_SLOT_SIZE - o;
-    bool alg_ok = !digest || strcmp(alg, "sha256") == 0 || strcmp(alg, "sha1") == 0;
-    FZ_CHECK(res.threw == !(in_range && alg_ok), "%s(%d, %g, %g, %s): %s", digest ? "digest" : "read", slot, off, len,
-             alg, res.threw ? res.error : "ok");
+    bool alg_ok = kind != READ_DIGEST || strcmp(alg, "sha256") == 0 || strcmp(alg, "sha1") == 0;
+    FZ_CHECK(res.threw == !(in_range && alg_ok), "%s(%d, %g, %g, %s): %s", names[kind], slot, off, len, alg,
+             res.threw ? res.error : "ok");
     if (res.threw) {
         return;
     }
     fz_flash_snapshot(s_snap, FZ_FLASH_SIZE);
     const uint8_t *want = s_snap + slot_addr(slot) + o;
-    if (!digest) {
+    char hex[65];
+    if (kind == READ_BYTES) {
         FZ_CHECK(res.kind == R_BYTES && res.len == n && memcmp(res.bytes, want, n) == 0, "read returns other bytes");
-    } else {
-        uint8_t d[32];
-        char hex[65];
-        size_t dl = strcmp(alg, "sha1") == 0 ? 20 : 32;
-        if (dl == 20) {
-            fz_ref_sha1(want, n, d);
-        } else {
-            fz_ref_sha256(want, n, d);
-        }
-        for (size_t i = 0; i < dl; i++) {
-            snprintf(hex + 2 * i, 3, "%02x", d[i]);
-        }
+    } else if (kind == READ_DIGEST) {
+        ref_hex(want, n, strcmp(alg, "sha256") == 0, hex);
         FZ_CHECK(res.kind == R_STRING && strcmp(res.string, hex) == 0, "digest %s of %u bytes: %s, OpenSSL %s", alg,
                  (unsigned)n, res.string, hex);
+    } else {
+        ref_hex(want, n, false, hex);
+        FZ_CHECK(res.kind == R_OBJECT && strcmp(res.sha1, hex) == 0, "digests' sha1 of %u bytes: %s, OpenSSL %s",
+                 (unsigned)n, res.sha1, hex);
+        ref_hex(want, n, true, hex);
+        FZ_CHECK(strcmp(res.sha256, hex) == 0, "digests' sha256 of %u bytes: %s, OpenSSL %s", (unsigned)n,
+                 res.sha256, hex);
     }
     result_free(&res);
 }
@@ -756,8 +781,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 5: op_end(&r, false); break;
         case 6: op_end(&r, true); break;
         case 7: op_set_boot(&r); break;
-        case 8: op_read(&r, false); break;
-        case 9: op_read(&r, true); break;
+        case 8: op_read(&r, READ_BYTES); break;
+        case 9: op_read(&r, op & 0x10 ? READ_DIGESTS : READ_DIGEST); break;
         case 10: op_info(&r); break;
         case 11: op_nvs(&r, (op >> 4) % 3 == 0 ? N_nvs_set : (op >> 4) % 3 == 1 ? N_nvs_get : N_nvs_erase); break;
         case 12: op_timer(&r); break;
@@ -788,6 +813,7 @@ void fz_write_seeds(const char *dir)
         5, 0,                 /* end */
         7, 1,                 /* set_boot_slot(1) */
         9, 1, 0, 3, 0, 0,     /* digest(1, 0, 2, sha256) */
+        25, 1, 0, 0x12, 1, 0x00, 0x10, 0,   /* digests(1, 0, 4096) */
         10, 1, 15,            /* slot info, reset */
         13, 5, 13, 1,
     };
