@@ -54,6 +54,10 @@ export function otherMembers(object: object): ReadonlyMap<string, unknown> | und
 export function readJson(text: string, limits: JsonLimits = JSON_LIMITS): JsonRead {
   const overLimit = jsonLimitError(text, limits);
   if (overLimit) return { ok: false, overLimit: true, reason: overLimit };
+  // JSON holds no raw U+0000 in any token; STRING_RUN cannot exclude it (see
+  // there), so a text with one is refused here first.
+  const nul = text.indexOf("\u0000");
+  if (nul >= 0) return { ok: false, overLimit: false, reason: `not valid JSON (at character ${nul})` };
   const reader = new JsonReader(text);
   const value = reader.document();
   if (value === INVALID) return { ok: false, overLimit: false, reason: `not valid JSON (at character ${reader.at})` };
@@ -109,8 +113,14 @@ function stringEnd(length: number, i: number, codeAt: (i: number) => number, quo
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
-/** Characters a JSON string holds as they are: all but the quote, the backslash and controls. */
-const STRING_RUN = /[^"\\\u0000-\u001f]*/y;
+/**
+ * Characters a JSON string holds as they are: all but the quote, the
+ * backslash and controls. Not U+0000 itself: on XS 13.3 a negated class whose
+ * range starts at U+0000 excludes nothing of that range (/[^\u0000-\u001f]/
+ * passes "\u0013"), so the range starts at U+0001 and readJson refuses U+0000
+ * before parsing.
+ */
+const STRING_RUN = /[^"\\\u0001-\u001f]*/y;
 const LITERALS: ReadonlyArray<readonly [string, unknown]> = [
   ["true", true],
   ["false", false],
