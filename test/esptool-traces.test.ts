@@ -173,7 +173,7 @@ describe("esptool and ESP-IDF's scripts, replayed from recorded traces (RFC 2217
     board = new VirtualBoard({ binary, flashPath: FLASH, httpPort: 0, uartLink: path.join(WORK, "uart"), clock: "real", rfc2217Port: 0 });
     await board.start();
     await board.waitReady();
-    port = Number(new URL(board.rfc2217Url!.replace("rfc2217:", "http:")).port);
+    port = board.rfc2217Port!;
   });
 
   afterEach(async () => board?.stop());

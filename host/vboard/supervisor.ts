@@ -200,7 +200,6 @@ export class VirtualBoard extends EventEmitter {
   readonly #download: DownloadMode;
   readonly #resetCircuit: AutoResetCircuit;
   #comPort: ComPortServer | undefined;
-  #comPortPort: number | undefined;
   #trace: UartTrace | undefined;
   /** The UART's two directions: host to board, board to host. */
   readonly #toBoard: PacedLine;
@@ -240,9 +239,14 @@ export class VirtualBoard extends EventEmitter {
     });
   }
 
-  /** The UART as an RFC 2217 URL, when it is served (options.rfc2217Port). */
+  /** The TCP port serving the UART over RFC 2217, when it is served (options.rfc2217Port). */
+  get rfc2217Port(): number | undefined {
+    return this.#comPort?.port;
+  }
+
+  /** The same as an RFC 2217 URL, as esptool and pySerial take it. */
   get rfc2217Url(): string | undefined {
-    return this.#comPortPort === undefined ? undefined : `rfc2217://127.0.0.1:${this.#comPortPort}`;
+    return this.#comPort && `rfc2217://127.0.0.1:${this.rfc2217Port}`;
   }
 
   /** The HTTP RPC URL (the --port of xs-ota). */
@@ -275,7 +279,7 @@ export class VirtualBoard extends EventEmitter {
 
   async #serveComPort(port: number): Promise<void> {
     const server = new ComPortServer();
-    this.#comPortPort = await server.listen(port);
+    await server.listen(port);
     this.#comPort = server;
     server.on("data", (bytes) => this.#toBoard.write(bytes));
     server.on("lines", (lines) => {

@@ -69,6 +69,11 @@ export class ComPortServer extends EventEmitter<ComPortServerEvents> {
     return (this.#server.address() as net.AddressInfo).port;
   }
 
+  /** The TCP port it listens on (undefined before listen()). */
+  get port(): number | undefined {
+    return (this.#server.address() as net.AddressInfo | null)?.port;
+  }
+
   /** UART TX: to the client, if one is connected (a UART with nobody listening drops its bytes). */
   write(bytes: Uint8Array): void {
     if (this.#client?.writable) this.#client.write(escapeData(bytes));
