@@ -30,10 +30,10 @@ import { runningChipId } from "ota/image-check";
 import { installOtaService } from "ota/service";
 import { Updater } from "ota/updater";
 
-configureLog(
-  (line) => trace(line),
-  () => System.uptimeUs() / 1000,
-);
+/** Milliseconds since boot: the log's time stamps and the update watchdog's clock. */
+const uptimeMs = () => System.uptimeUs() / 1000;
+
+configureLog((line) => trace(line), uptimeMs);
 // Names from outside become property names only if the engine holds them already.
 useNameCheck((name) => System.isName(name));
 
@@ -81,7 +81,7 @@ installConfigService(rpc, { config, rebootAfter: sys.rebootAfter });
 installOtaService(rpc, {
   slots,
   boot,
-  updater: new Updater(slots, boot, { after }),
+  updater: new Updater(slots, boot, { after, now: uptimeMs }),
   http: httpClient,
   decodeBase64: (text) => System.decodeBase64(text),
   rebootAfter: (ms, prepare) =>

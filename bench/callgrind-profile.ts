@@ -1,10 +1,11 @@
 // Reading a callgrind.out file (valgrind's callgrind format, version 1):
 // the instructions executed in each source file (exclusive: what the code
-// of that file itself ran), and the inclusive instructions of named
-// functions (their own plus everything they called). Names may be
-// compressed ("(7) name" once, then "(7)"); the cost line after a
-// "calls=" line is the call's inclusive cost, charged to the caller's
-// inclusive figure only.
+// of that file itself ran), and for named functions their inclusive
+// instructions (their own plus everything they called) and how often they
+// were called. Names may be compressed ("(7) name" once, then "(7)"); a
+// "calls=N" line counts N calls of the function its "cfn=" line named, and
+// the cost line after it is those calls' inclusive cost, charged to the
+// caller's inclusive figure only.
 
 import fs from "node:fs";
 
@@ -15,6 +16,8 @@ export interface CallgrindProfile {
   readonly byFunction: ReadonlyMap<string, number>;
   /** Instructions (Ir) of the functions asked for, inclusive. */
   readonly inclusive: ReadonlyMap<string, number>;
+  /** How often the functions asked for were called. */
+  readonly calls: ReadonlyMap<string, number>;
   readonly total: number;
 }
 
@@ -39,6 +42,8 @@ export function readCallgrind(path: string, functions: readonly string[]): Callg
   const byFile = new Map<string, number>();
   const byFunction = new Map<string, number>();
   const inclusive = new Map<string, number>(functions.map((f) => [f, 0]));
+  const calls = new Map<string, number>(functions.map((f) => [f, 0]));
+  let called = "";
   let fnFile = "";
   let costFile = "";
   let fn = "";
@@ -49,7 +54,8 @@ export function readCallgrind(path: string, functions: readonly string[]): Callg
     if (spec) {
       const kind = spec[1]!;
       const name = names.resolve(TABLE[kind]!, spec[2]!);
-      if (kind === "fl") fnFile = costFile = name;
+      if (kind === "cfn") called = name;
+      else if (kind === "fl") fnFile = costFile = name;
       else if (kind === "fi" || kind === "fe") costFile = name;
       else if (kind === "fn") {
         fn = name;
@@ -59,6 +65,7 @@ export function readCallgrind(path: string, functions: readonly string[]): Callg
     }
     if (line.startsWith("calls=")) {
       afterCalls = true;
+      if (calls.has(called)) calls.set(called, calls.get(called)! + Number(/^calls=(\d+)/.exec(line)![1]));
       continue;
     }
     const cost = /^[+-]?(?:\d+|\*)\s+(\d+)/.exec(line);
@@ -72,5 +79,5 @@ export function readCallgrind(path: string, functions: readonly string[]): Callg
       total += ir;
     }
   }
-  return { byFile, byFunction, inclusive, total };
+  return { byFile, byFunction, inclusive, calls, total };
 }

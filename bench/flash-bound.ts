@@ -100,8 +100,8 @@ async function run(): Promise<Figure[]> {
         },
         why: {
           erase: "one otadata sector erased for the boot switch",
-          program: "the boot switch's small writes, otadata and the boot record in NVS (the updater writes the app in whole 4 KB sectors, so no page is programmed twice)",
-          read: "the image read back 3 times: esp_ota_end's image check, the updater's SHA-1 and SHA-256 digests (one pass for both), esp_ota_set_boot_partition's image check",
+          program: "the boot switch's small writes, otadata and the boot record in NVS (the app goes to flash in whole 4 KB sectors, so no page is programmed twice)",
+          read: "the image read back twice, by ESP-IDF: esp_ota_end's image check and esp_ota_set_boot_partition's (the updater takes the manifest's SHA-1 and SHA-256 as the bytes are written, which esp_ota_end's check of the appended SHA-256 vouches for)",
         },
         board_ms_with_timing_off: untimed.boardUs / 1000,
       },

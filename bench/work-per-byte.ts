@@ -12,7 +12,10 @@
 // engine (XS), native code (the device's native module in modules/, which
 // includes the SHA-1/SHA-256 that the emulated IDF's image check uses too;
 // the XS host; Moddable's text and logical data modules), the emulated
-// ESP-IDF, and the rest (libc, the dynamic loader).
+// ESP-IDF, and the rest (libc, the dynamic loader). The detail also counts
+// XS's garbage collections during the update: each marks the whole live
+// heap, and when the firmware allocates on every TCP segment they come
+// every segment or two and take most of the instructions.
 //
 // The limit is measured in the same run: the emulated IDF's own work per
 // image byte, esp_ota_write (NOR check and write to the flash file) plus
@@ -33,6 +36,8 @@ import { isMain, runStandalone } from "./standalone.ts";
 const PUSH_CHUNK = 512;
 /** The functions whose inclusive instructions are the anchor. */
 const ANCHOR_FUNCTIONS = ["esp_ota_write", "esp_ota_end"];
+/** XS's garbage collector: each call marks the whole live heap, so how often it runs is counted too. */
+const COLLECT_FUNCTION = "fxCollect";
 
 type Group = "js_engine" | "native" | "emulated_idf" | "other";
 
@@ -52,6 +57,7 @@ interface Counts {
   readonly byFile: ReadonlyMap<string, number>;
   readonly byFunction: ReadonlyMap<string, number>;
   readonly anchor: number;
+  readonly collections: number;
 }
 
 /** How many source files and functions the detail names, hottest first. */
@@ -61,7 +67,8 @@ function counts(profile: CallgrindProfile): Counts {
   const groups: Record<Group, number> = { js_engine: 0, native: 0, emulated_idf: 0, other: 0 };
   for (const [sourceFile, ir] of profile.byFile) groups[groupOf(sourceFile)] += ir;
   const anchor = ANCHOR_FUNCTIONS.reduce((sum, f) => sum + (profile.inclusive.get(f) ?? 0), 0);
-  return { total: profile.total, groups, byFile: profile.byFile, byFunction: profile.byFunction, anchor };
+  const collections = profile.calls.get(COLLECT_FUNCTION) ?? 0;
+  return { total: profile.total, groups, byFile: profile.byFile, byFunction: profile.byFunction, anchor, collections };
 }
 
 /** One boot under callgrind: `action`, then the reboot it asked for ends the boot and callgrind writes its profile. */
@@ -86,7 +93,7 @@ async function profileBoot(action: (bench: Bench) => Promise<void>): Promise<Cou
     }
     const profiles = fs.readdirSync(out);
     if (profiles.length !== 1) throw new Error(`expected one callgrind profile in ${out}, found ${profiles.join(", ")}`);
-    return counts(readCallgrind(path.join(out, profiles[0]!), ANCHOR_FUNCTIONS));
+    return counts(readCallgrind(path.join(out, profiles[0]!), [...ANCHOR_FUNCTIONS, COLLECT_FUNCTION]));
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
@@ -141,6 +148,7 @@ function figure(name: string, how: string, run: Counts, idle: Counts, zipBytes: 
       per_byte_hottest_files: hottest((c) => c.byFile, (f) => path.basename(f)),
       per_byte_hottest_functions: hottest((c) => c.byFunction, (f) => f),
       instructions: { run: run.total, idle_boot: idle.total },
+      xs_collections: { update: run.collections - idle.collections, per_mb: Math.round(((run.collections - idle.collections) / zipBytes) * 1e6 * 10) / 10 },
       board: "64-bit or 32-bit as this machine runs (boardBits), virtual clock, under valgrind --tool=callgrind",
     },
   };

@@ -15,7 +15,7 @@ import { buildFwZip } from "../host/fwpack/fw-zip.ts";
 import type { BootEnd } from "../host/vboard/supervisor.ts";
 import { openPtyPair } from "./pty-pair.ts";
 import { runCli } from "./run-cli.ts";
-import { faultyImagePackage, startBench, testFirmware, type Bench, type ImageFault } from "./ota-rig.ts";
+import { appInLayout, faultyImagePackage, startBench, testFirmware, type AppLayout, type Bench, type ImageFault } from "./ota-rig.ts";
 import { rawZip } from "./zip-fixtures.ts";
 
 const info = async (b: Bench) => (await b.rpc.call("Sys.GetInfo")) as { fw_version: string };
@@ -173,24 +173,50 @@ describe("xs-ota ota (push) on the virtual board", function () {
     assert.equal(((await bench.rpc.call("OTA.Status")) as { state: number }).state, 2);
   });
 
-  // The manifest gives both digests: the slot is read back once for the two.
-  for (const algorithm of ["sha1", "sha256"] as const) {
-    it(`checks the written slot against the manifest's ${algorithm}: a wrong one is -10 with both values, v1 stays`, async () => {
-      const { app, manifest } = (await testFirmware()).v2;
-      const actual = createHash(algorithm).update(app).digest("hex");
-      const wrong = (actual[0] === "0" ? "1" : "0") + actual.slice(1);
-      const part = manifest.parts.app!;
-      const directory = `${manifest.name}-${manifest.version}`;
-      const zip = rawZip([
-        { name: `${directory}/manifest.json`, data: Buffer.from(JSON.stringify({ ...manifest, parts: { ...manifest.parts, app: { ...part, [`cs_${algorithm}`]: wrong } } })) },
-        { name: `${directory}/${part.src}`, data: app },
-      ]);
-      await assert.rejects(push(zip), (e: unknown) => {
-        assert.ok(e instanceof RemoteError, String(e));
-        assert.deepEqual([e.code, e.remoteMessage], [-10, `Digest mismatch: ${algorithm} of slot 1 is ${actual}, the manifest says ${wrong}`]);
-        return true;
+  /** v2's package with its app file in `layout`, the manifest's size and digests of that file, one of them changed when `wrong` names it. */
+  async function layoutPackage(layout: AppLayout, wrong?: "sha1" | "sha256"): Promise<{ zip: Buffer; digests: Record<"sha1" | "sha256", string>; given: Record<"sha1" | "sha256", string> }> {
+    const { manifest } = (await testFirmware()).v2;
+    const app = await appInLayout(layout);
+    const digests = { sha1: createHash("sha1").update(app).digest("hex"), sha256: createHash("sha256").update(app).digest("hex") };
+    const given = { ...digests };
+    if (wrong) given[wrong] = (given[wrong][0] === "0" ? "1" : "0") + given[wrong].slice(1);
+    const part = { ...manifest.parts.app!, size: app.length, cs_sha1: given.sha1, cs_sha256: given.sha256 };
+    const directory = `${manifest.name}-${manifest.version}`;
+    const zip = rawZip([
+      { name: `${directory}/manifest.json`, data: Buffer.from(JSON.stringify({ ...manifest, parts: { ...manifest.parts, app: part } })) },
+      { name: `${directory}/${part.src}`, data: app },
+    ]);
+    return { zip, digests, given };
+  }
+
+  // As built, the digests are taken of the bytes as they are written, and
+  // esp_ota_end's check of the appended SHA-256 vouches for the flash; in the
+  // other layouts that check does not cover the file, and the slot is read
+  // back, once for both digests.
+  for (const layout of ["as built", "no appended SHA-256", "bytes after the image"] as const) {
+    describe(`an app file (${layout})`, () => {
+      for (const algorithm of ["sha1", "sha256"] as const) {
+        it(`is checked against the manifest's ${algorithm}: a wrong one is -10 with both values, v1 stays`, async () => {
+          const { zip, digests, given } = await layoutPackage(layout, algorithm);
+          await assert.rejects(push(zip), (e: unknown) => {
+            assert.ok(e instanceof RemoteError, String(e));
+            assert.deepEqual([e.code, e.remoteMessage], [-10, `Digest mismatch: ${algorithm} of slot 1 is ${digests[algorithm]}, the manifest says ${given[algorithm]}`]);
+            return true;
+          });
+          assert.deepEqual(await bootState(bench), V1_COMMITTED);
+        });
+      }
+
+      it(`with the manifest's digests is applied and boots, the slot read ${layout === "as built" ? "twice (by ESP-IDF only)" : "three times"}`, async () => {
+        const app = await appInLayout(layout);
+        const before = await bench.board.flashStats();
+        assert.equal(await push((await layoutPackage(layout)).zip), null);
+        const after = await bench.board.flashStats();
+        // esp_ota_end's and esp_ota_set_boot_partition's image checks, and the digests' read-back where it is needed.
+        assert.equal(Math.round((after.read_bytes - before.read_bytes) / app.length), layout === "as built" ? 2 : 3);
+        await rebootIntoUpdate();
+        assert.equal((await info(bench)).fw_version, "2.0.0");
       });
-      assert.deepEqual(await bootState(bench), V1_COMMITTED);
     });
   }
 

@@ -12,7 +12,7 @@ import { HttpTransport } from "../host/client/http-transport.ts";
 import { RpcClient } from "../host/client/rpc-client.ts";
 import { IMAGE_HASH_SIZE, parseAppImage } from "../host/fwpack/app-image.ts";
 import { buildFwZip } from "../host/fwpack/fw-zip.ts";
-import { ChipId } from "../host/fwpack/image-header.ts";
+import { ChipId, IMAGE_HEADER_OFFSETS } from "../host/fwpack/image-header.ts";
 import { buildBoardProgram, writeFactoryFlash, type BoardBits } from "../host/vboard/assets.ts";
 import { FAULTY_MAIN, buildFirmwarePackage, type FirmwarePackage } from "../host/vboard/firmware-package.ts";
 import { MQTT_SUBSCRIBED, VirtualBoard, type ClockMode, type FlashTiming } from "../host/vboard/supervisor.ts";
@@ -65,6 +65,24 @@ export async function faultyImagePackage(fault: ImageFault): Promise<Buffer> {
     modified: new Date(0),
     files: [{ part: "app", src, data: image, attrs: { type: "app" } }],
   }).zip;
+}
+
+/**
+ * How v2's app file is laid out: as built (its SHA-256 appended, which
+ * esp_ota_end checks against the flash), without an appended SHA-256 (the
+ * header's hash_appended 0, the hash cut off), or as built with 16 bytes
+ * after the image, which esp_ota_end never reads.
+ */
+export type AppLayout = "as built" | "no appended SHA-256" | "bytes after the image";
+
+/** v2's app file in a layout; still a valid image that boots. */
+export async function appInLayout(layout: AppLayout): Promise<Buffer> {
+  const { app } = (await testFirmware()).v2;
+  if (layout === "as built") return Buffer.from(app);
+  if (layout === "bytes after the image") return Buffer.concat([app, Buffer.alloc(16, 0xa5)]);
+  const image = Buffer.from(app.subarray(0, parseAppImage(app).imageLength - IMAGE_HASH_SIZE));
+  image[IMAGE_HEADER_OFFSETS.hashAppended] = 0;
+  return image;
 }
 
 export interface Bench {

@@ -1,6 +1,6 @@
 // "board/slots": the app slots over the native module (xsota_native.c).
 
-import type { SlotInfo, SlotsPort } from "platform/ports";
+import type { DigestChoice, SlotInfo, SlotsPort, WrittenDigests } from "platform/ports";
 
 export default class Slots implements SlotsPort {
   count(): number {
@@ -18,14 +18,14 @@ export default class Slots implements SlotsPort {
   imageLength(slot: number): number {
     return native("xs_ota_image_length").call(this, slot) as number;
   }
-  begin(slot: number, size: number): number {
-    return native("xs_ota_begin").call(this, slot, size) as number;
+  begin(slot: number, size: number, digests: DigestChoice = {}): number {
+    return native("xs_ota_begin").call(this, slot, size, digests.sha1 === true, digests.sha256 === true) as number;
   }
   write(handle: number, bytes: ArrayBuffer | ArrayBufferView): void {
     native("xs_ota_write").call(this, handle, bytes);
   }
-  end(handle: number): void {
-    native("xs_ota_end").call(this, handle);
+  end(handle: number): WrittenDigests {
+    return native("xs_ota_end").call(this, handle) as WrittenDigests;
   }
   abort(handle: number): void {
     native("xs_ota_abort").call(this, handle);

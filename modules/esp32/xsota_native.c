@@ -246,23 +246,85 @@ void xs_ota_image_length(xsMachine *the)
 		xsmcSetInteger(xsResult, -1);
 }
 
+/* Finish a context into a hex string. */
+static void hex_digest(xsota_sha_t *sha, char hex[65])
+{
+	uint8_t digest[32];
+	size_t i, n = xsota_sha_finish(sha, digest);
+	for (i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+/* Finish a context into `slot` as a hex string. */
+static void set_hex_digest(xsMachine *the, xsota_sha_t *sha, xsSlot *slot)
+{
+	char hex[65];
+	hex_digest(sha, hex);
+	xsmcSetString(*slot, hex);
+}
+
 /*
- * Start writing an image of `size` bytes (0: unknown) into a slot; returns the
- * handle. Any other size is refused before esp_ota_begin erases: a negative
- * size or one of 2^31 or more would wrap into a size_t that erases nothing
- * (or means "unknown" / "sequential" by accident) and begin would succeed.
+ * The image write in progress (one at a time, as the updater allows):
+ * esp_ota_write gets whole flash sectors, the last write excepted. Callers
+ * hand over pieces of any length (a download's are about a TCP segment), and
+ * a page a write starts inside is programmed a second time; a sector is a
+ * whole number of pages on any SPI NOR flash. The bytes are hashed as they
+ * pass, for the digests a package's manifest gives. The block lives here,
+ * off the XS heap, and is copied with memcpy.
+ */
+#define WRITE_BLOCK 4096
+
+typedef struct {
+	esp_ota_handle_t handle;
+	size_t used;
+	int sha1, sha256; /* which digests are taken */
+	xsota_sha_t shas[2]; /* [0] SHA-1, [1] SHA-256 */
+	uint8_t block[WRITE_BLOCK];
+} image_write_t;
+
+static image_write_t *image_write;
+
+static void image_write_close(void)
+{
+	c_free(image_write);
+	image_write = NULL;
+}
+
+/*
+ * Start writing an image of `size` bytes (0: unknown) into a slot, hashing
+ * it with SHA-1 and/or SHA-256 (arguments 2 and 3, truthy) as it passes;
+ * returns the handle. Any other size is refused before esp_ota_begin erases:
+ * a negative size or one of 2^31 or more would wrap into a size_t that
+ * erases nothing (or means "unknown" / "sequential" by accident) and begin
+ * would succeed.
  */
 void xs_ota_begin(xsMachine *the)
 {
 	const esp_partition_t *p = slot_partition(the, xsmcToInteger(xsArg(0)));
 	double requested = xsmcToNumber(xsArg(1));
+	int sha1 = xsmcArgc > 2 && xsmcTest(xsArg(2));
+	int sha256 = xsmcArgc > 3 && xsmcTest(xsArg(3));
 	size_t size;
-	esp_ota_handle_t handle;
+	esp_err_t err;
 	if (!(requested >= 0 && requested <= p->size))
 		xsRangeError("image size %g does not fit slot %d (%u bytes)", requested, partition_slot(p), (unsigned)p->size);
+	if (image_write)
+		xsUnknownError("an image write is already open");
 	size = (size_t)requested;
-	check(the, esp_ota_begin(p, size ? size : OTA_SIZE_UNKNOWN, &handle), "esp_ota_begin");
-	xsmcSetNumber(xsResult, (double)handle);
+	/* allocated before esp_ota_begin erases anything */
+	image_write = c_malloc(sizeof(image_write_t));
+	if (!image_write)
+		xsUnknownError("no memory for the image write (%u bytes)", (unsigned)sizeof(image_write_t));
+	image_write->used = 0;
+	image_write->sha1 = sha1;
+	image_write->sha256 = sha256;
+	xsota_sha_start(&image_write->shas[0], 0);
+	xsota_sha_start(&image_write->shas[1], 1);
+	err = esp_ota_begin(p, size ? size : OTA_SIZE_UNKNOWN, &image_write->handle);
+	if (err != ESP_OK)
+		image_write_close();
+	check(the, err, "esp_ota_begin");
+	xsmcSetNumber(xsResult, (double)image_write->handle);
 }
 
 /*
@@ -277,23 +339,100 @@ static uint32_t to_uint32(xsMachine *the, xsSlot *slot)
 	return (uint32_t)xsmcToInteger(*slot);
 }
 
-void xs_ota_write(xsMachine *the)
+/* The image write the handle names: there is one, and the handle is its. */
+static image_write_t *open_image_write(xsMachine *the)
 {
 	esp_ota_handle_t handle = (esp_ota_handle_t)to_uint32(the, &xsArg(0));
-	void *data;
-	xsUnsignedValue length;
-	xsmcGetBufferReadable(xsArg(1), &data, &length);
-	check(the, esp_ota_write(handle, data, length), "esp_ota_write");
+	if (!image_write || image_write->handle != handle)
+		xsUnknownError("no image write %u is open", (unsigned)handle);
+	return image_write;
 }
 
+/* Hash and write bytes the block is not needed for (whole blocks) or holds. */
+static esp_err_t write_through(image_write_t *w, const uint8_t *data, size_t length)
+{
+	if (w->sha1)
+		xsota_sha_update(&w->shas[0], data, length);
+	if (w->sha256)
+		xsota_sha_update(&w->shas[1], data, length);
+	return esp_ota_write(w->handle, data, length);
+}
+
+/*
+ * Bytes of the image, any length: gathered into whole sectors. Whole
+ * sectors of the caller's buffer that meet an empty block are written
+ * straight from it.
+ */
+void xs_ota_write(xsMachine *the)
+{
+	image_write_t *w = open_image_write(the);
+	void *buffer;
+	xsUnsignedValue length;
+	esp_err_t err = ESP_OK;
+	xsmcGetBufferReadable(xsArg(1), &buffer, &length);
+	const uint8_t *data = buffer;
+	while (length > 0 && err == ESP_OK) {
+		size_t take;
+		if (w->used == 0 && length >= WRITE_BLOCK) {
+			take = length - length % WRITE_BLOCK;
+			err = write_through(w, data, take);
+		} else {
+			take = WRITE_BLOCK - w->used < length ? WRITE_BLOCK - w->used : length;
+			memcpy(w->block + w->used, data, take);
+			w->used += take;
+			if (w->used == WRITE_BLOCK) {
+				w->used = 0;
+				err = write_through(w, w->block, WRITE_BLOCK);
+			}
+		}
+		data += take;
+		length -= take;
+	}
+	check(the, err, "esp_ota_write");
+}
+
+/*
+ * Write what is left, finish and validate the image (esp_ota_end); returns
+ * {sha1, sha256}, the hex digests taken of the bytes written (a digest not
+ * asked for is absent). The write is closed whatever the outcome: ESP-IDF
+ * frees its handle in esp_ota_end even when the image is refused.
+ */
 void xs_ota_end(xsMachine *the)
 {
-	check(the, esp_ota_end((esp_ota_handle_t)to_uint32(the, &xsArg(0))), "esp_ota_end");
+	image_write_t *w = open_image_write(the);
+	char sha1[65] = "", sha256[65] = "";
+	esp_err_t err = w->used ? write_through(w, w->block, w->used) : ESP_OK;
+	if (err != ESP_OK) {
+		esp_ota_abort(w->handle);
+		image_write_close();
+		check(the, err, "esp_ota_write");
+	}
+	err = esp_ota_end(w->handle);
+	if (err == ESP_OK && w->sha1)
+		hex_digest(&w->shas[0], sha1);
+	if (err == ESP_OK && w->sha256)
+		hex_digest(&w->shas[1], sha256);
+	/* closed before anything that may throw */
+	image_write_close();
+	check(the, err, "esp_ota_end");
+	xsmcVars(1);
+	xsmcSetNewObject(xsResult);
+	if (sha1[0]) {
+		xsmcSetString(xsVar(0), sha1);
+		xsmcSet(xsResult, xsID_sha1, xsVar(0));
+	}
+	if (sha256[0]) {
+		xsmcSetString(xsVar(0), sha256);
+		xsmcSet(xsResult, xsID_sha256, xsVar(0));
+	}
 }
 
 void xs_ota_abort(xsMachine *the)
 {
-	check(the, esp_ota_abort((esp_ota_handle_t)to_uint32(the, &xsArg(0))), "esp_ota_abort");
+	image_write_t *w = open_image_write(the);
+	esp_err_t err = esp_ota_abort(w->handle);
+	image_write_close();
+	check(the, err, "esp_ota_abort");
 }
 
 void xs_ota_set_boot_slot(xsMachine *the)
@@ -349,17 +488,6 @@ static void digest_slot(xsMachine *the, xsota_sha_t *shas, int count)
 		done += step;
 	}
 	check(the, err, "esp_partition_read");
-}
-
-/* Finish a context into `slot` as a hex string. */
-static void set_hex_digest(xsMachine *the, xsota_sha_t *sha, xsSlot *slot)
-{
-	uint8_t digest[32];
-	char hex[65];
-	size_t i, n = xsota_sha_finish(sha, digest);
-	for (i = 0; i < n; i++)
-		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	xsmcSetString(*slot, hex);
 }
 
 /* Hex SHA-1 or SHA-256 ("sha1", "sha256") of [offset, offset + length) of a slot. */

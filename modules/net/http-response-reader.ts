@@ -6,6 +6,7 @@
 // Pure: bytes in, events out; the tests run it under Node.
 
 import { joinBytes, latin1 } from "net/http-request-reader";
+import { view } from "sys/bytes";
 
 export type ResponseEvent =
   /** `headers`: those the board reads (RESPONSE_HEADERS), by lower-case name; repeated headers joined with ", ". */
@@ -66,7 +67,7 @@ export class HttpResponseReader {
         return this.#data(this.#pending.length);
       case "length":
         if (framing.remaining === 0) return this.#finish({ kind: "end" });
-        return this.#data(Math.min(framing.remaining, this.#pending.length), (n) => (framing.remaining -= n));
+        return this.#counted(framing);
       case "chunked":
         return this.#chunked(framing);
     }
@@ -85,12 +86,23 @@ export class HttpResponseReader {
     return event;
   }
 
-  #data(count: number, taken?: (n: number) => void): ResponseEvent | undefined {
+  /**
+   * The next `count` bytes as a data event. This runs once per received
+   * segment, so it allocates no more than it must: only the event when a
+   * segment is taken whole, as it is in the middle of a body.
+   */
+  #data(count: number): ResponseEvent | undefined {
     if (count === 0) return undefined;
-    const bytes = this.#pending.subarray(0, count);
-    this.#pending = this.#pending.subarray(count);
-    taken?.(count);
-    return { kind: "data", bytes };
+    const pending = this.#pending;
+    this.#pending = count === pending.length ? EMPTY : pending.subarray(count);
+    return { kind: "data", bytes: view(pending, 0, count) };
+  }
+
+  /** Data of a body framed by a length (Content-Length, or a chunk's size), which counts down. */
+  #counted(framing: { remaining: number }): ResponseEvent | undefined {
+    const count = Math.min(framing.remaining, this.#pending.length);
+    framing.remaining -= count;
+    return this.#data(count);
   }
 
   #readHead(): ResponseEvent | undefined {
@@ -126,7 +138,7 @@ export class HttpResponseReader {
   #chunked(framing: Extract<Framing, { kind: "chunked" }>): ResponseEvent | undefined {
     for (;;) {
       if (framing.state === "data") {
-        if (framing.remaining > 0) return this.#data(Math.min(framing.remaining, this.#pending.length), (n) => (framing.remaining -= n));
+        if (framing.remaining > 0) return this.#counted(framing);
         framing.state = "data-end";
       }
       const end = lineEnd(this.#pending, false);

@@ -9,8 +9,9 @@
 // slot: the updater refuses a larger one first), and the checksum, compared
 // once the whole file is in. It leaves to esp_ota_end the chip revision and
 // where flash-mapped segments load (both depend on the chip), and the
-// appended SHA-256, which the updater looks into only when esp_ota_end has
-// refused the image (appendedSha256 says where it is).
+// appended SHA-256 (appendedSha256 says where it is: the updater looks into
+// it when esp_ota_end has refused the image, and relies on esp_ota_end's
+// read-back check of it when it covers the whole file).
 //
 // Only headers are copied, into one 32-byte buffer; segment data goes to an
 // injected checksum function (native on the device), as part data goes to
@@ -18,6 +19,7 @@
 
 import type { SlotsPort } from "platform/ports";
 import { UpdateCode, UpdateError } from "ota/update-error";
+import { view } from "sys/bytes";
 
 /** ESP-IDF's image checksum continued over `bytes`: `seed` xor every byte (the folded form of its word-wise xor). */
 export interface ImageChecksum {
@@ -40,7 +42,7 @@ const SEGMENT_HEADER_SIZE = 8;
 /** A segment's data_len stays below this (ESP_IMAGE_MAX_FLASH_ADDR_SIZE). */
 const MAX_SEGMENT_LENGTH = 0x1000000;
 const CHECKSUM_SEED = 0xef;
-const HASH_SIZE = 32;
+export const HASH_SIZE = 32;
 
 /** esp_chip_id_t, for messages. */
 const CHIP_NAMES: Readonly<Record<number, string>> = {
@@ -133,7 +135,7 @@ export class AppImageCheck {
     let at = 0;
     while (at < bytes.length && this.#part !== DONE) {
       const n = Math.min(this.#need, bytes.length - at);
-      const piece = bytes.subarray(at, at + n);
+      const piece = view(bytes, at, at + n);
       if (this.#part === SEGMENT_DATA) this.#checksum = this.#options.checksum(piece, this.#checksum);
       else if (this.#part !== PADDING) this.#buffer.set(piece, GATHERED[this.#part]! - this.#need);
       // The magic first, as esp_ota_write does: a file that is no image is told so at once.

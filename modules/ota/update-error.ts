@@ -12,7 +12,7 @@
 // |   -4 | Malformed archive (invalid file header)                  | zip: bad local header signature    |
 // |   -5 | Wrong platform                                           | manifest: platform is not ours;    |
 // |      |                                                          | image: built for another chip id   |
-// |  -10 | Digest mismatch                                          | updater: SHA read back differs;    |
+// |  -10 | Digest mismatch                                          | updater: SHA of the app differs;   |
 // |      |                                                          | image: appended SHA-256 differs    |
 // |  -11 | Write failed                                             | updater: flash write failed        |
 // |  -12 | Update failed                                            | any unexpected error (wrapped)     |

@@ -1,15 +1,16 @@
 // One update at a time, from whatever source (OTA.Update's download or the
 // push API of mos ota): bytes -> zip reader -> the app part, checked as an app
-// image, into the inactive slot -> digests read back -> the slot boots next,
-// on trial. Memory stays constant in the image size: data passes through as
-// views of the incoming chunks into one sector-sized buffer, written out
-// whole. Any failure aborts the slot write and leaves the boot state as it was.
+// image, into the inactive slot (hashed on its way by the native write) ->
+// digests checked -> the slot boots next, on trial. Memory stays constant in
+// the image size: data passes through as views of the incoming chunks, which
+// the native write gathers into whole flash sectors off the XS heap. Any
+// failure aborts the slot write and leaves the boot state as it was.
 
-import { OtaState, type SlotsPort } from "platform/ports";
+import { OtaState, type SlotsPort, type WrittenDigests } from "platform/ports";
 import { log } from "sys/log";
 import type { BootStatePolicy } from "ota/boot-state";
 import { planUpdate, type UpdatePlan } from "ota/fw-manifest";
-import { AppImageCheck, runningChipId } from "ota/image-check";
+import { AppImageCheck, HASH_SIZE, runningChipId } from "ota/image-check";
 import { UpdateCode, UpdateError } from "ota/update-error";
 import { ZipStreamReader, type ZipEntry } from "ota/zip-stream";
 
@@ -18,15 +19,6 @@ export const UpdateState = { IDLE: 0, PROGRESS: 1, ERROR: 2, SUCCESS: 3 } as con
 export type UpdateState = (typeof UpdateState)[keyof typeof UpdateState];
 
 const STATE_NAMES = ["idle", "progress", "error", "success"];
-
-/**
- * esp_ota_write gets whole flash sectors (the last write excepted): the
- * download's chunks (about a TCP segment each) start and end inside flash
- * pages, and a page a write starts inside is programmed a second time; on a
- * W25Q32JV that cost a 1.5 MB update 423 ms over its 6.5 s of erase and
- * program. A sector is a whole number of pages on any SPI NOR flash.
- */
-const WRITE_BLOCK = 4096;
 
 export interface UpdateOptions {
   /** Seconds the new image has to be committed after its first boot (0: commit at once). */
@@ -40,6 +32,8 @@ export interface UpdateOptions {
 export interface UpdaterTimers {
   /** Run `callback` after `ms`; returns a cancel function. */
   after(ms: number, callback: () => void): () => void;
+  /** Milliseconds on a clock that only moves forward (the board's uptime). */
+  now(): number;
 }
 
 export interface UpdateStatus {
@@ -63,10 +57,9 @@ class Session {
    * compared with it instead of written, up to this offset so far.
    */
   compared: number | undefined;
-  /** The app's bytes not written yet: fewer than WRITE_BLOCK, from offset 0. */
-  pending: Uint8Array | undefined;
-  pendingLength = 0;
   cancelWatchdog: () => void = () => {};
+  /** When bytes last arrived, by UpdaterTimers.now(): the watchdog's measure of progress. */
+  lastDataAt = 0;
   /** Told when the update fails on its own (watchdog) or is aborted, so its source stops too. */
   onFail: (error: UpdateError) => void = () => {};
   constructor(reader: ZipStreamReader, options: UpdateOptions, target: number) {
@@ -132,7 +125,8 @@ export class Updater {
     if (onFail) session.onFail = onFail;
     this.#session = session;
     this.#set(UpdateState.PROGRESS, "", 0);
-    this.#armWatchdog(session);
+    session.lastDataAt = this.#timers.now();
+    this.#watch(session, options.inactivityTimeoutMs);
     log.info("ota", `update started: slot ${target}, commit_timeout ${options.commitTimeout} s`);
   }
 
@@ -154,7 +148,7 @@ export class Updater {
     } catch (e) {
       throw this.#fail(session, UpdateError.from(e));
     }
-    this.#armWatchdog(session);
+    session.lastDataAt = this.#timers.now();
     const size = session.options.size;
     if (size) this.#progress = Math.min(99, Math.floor((session.reader.bytesConsumed * 100) / size));
   }
@@ -194,11 +188,19 @@ export class Updater {
     this.#progress = progress;
   }
 
-  #armWatchdog(session: Session): void {
-    session.cancelWatchdog();
-    session.cancelWatchdog = this.#timers.after(session.options.inactivityTimeoutMs, () =>
-      this.#fail(session, new UpdateError(UpdateCode.TIMED_OUT, `no data for ${session.options.inactivityTimeoutMs / 1000} s`)),
-    );
+  /**
+   * The progress watchdog: one timer, not one per chunk. A chunk is about a
+   * TCP segment, and a timer with its closures for each cost the heap a
+   * collection every few segments. When the timer fires, it looks at when
+   * bytes last came and waits out the rest of the timeout from then.
+   */
+  #watch(session: Session, ms: number): void {
+    session.cancelWatchdog = this.#timers.after(ms, () => {
+      const timeout = session.options.inactivityTimeoutMs;
+      const idle = this.#timers.now() - session.lastDataAt;
+      if (idle >= timeout) this.#fail(session, new UpdateError(UpdateCode.TIMED_OUT, `no data for ${timeout / 1000} s`));
+      else this.#watch(session, Math.ceil(timeout - idle));
+    });
   }
 
   #fail(session: Session, error: UpdateError): UpdateError {
@@ -257,8 +259,9 @@ export class Updater {
    * leaves the slot as it was.
    */
   #begin(session: Session): number {
+    const app = session.plan!.app;
     try {
-      return this.#slots.begin(session.target, session.appEntry!.size);
+      return this.#slots.begin(session.target, session.appEntry!.size, { sha1: app.sha1 !== undefined, sha256: app.sha256 !== undefined });
     } catch (e) {
       throw new UpdateError(UpdateCode.WRITE_FAILED, `Failed to start app write: ${(e as Error).message}`);
     }
@@ -280,24 +283,8 @@ export class Updater {
       return;
     }
     session.handle ??= this.#begin(session);
-    // Allocated once per update, with the slot write: chunks are copied in, never kept.
-    const pending = (session.pending ??= new Uint8Array(WRITE_BLOCK));
-    for (let at = 0; at < bytes.length; ) {
-      const take = Math.min(bytes.length - at, WRITE_BLOCK - session.pendingLength);
-      pending.set(take === bytes.length ? bytes : bytes.subarray(at, at + take), session.pendingLength);
-      session.pendingLength += take;
-      at += take;
-      if (session.pendingLength === WRITE_BLOCK) this.#flush(session);
-    }
-  }
-
-  /** Write the pending bytes: a whole sector, or at the app's end what is left. */
-  #flush(session: Session): void {
-    const length = session.pendingLength;
-    if (length === 0) return;
-    session.pendingLength = 0;
     try {
-      this.#slots.write(session.handle!, length === WRITE_BLOCK ? session.pending! : session.pending!.subarray(0, length));
+      this.#slots.write(session.handle, bytes);
     } catch (e) {
       throw new UpdateError(UpdateCode.WRITE_FAILED, (e as Error).message);
     }
@@ -323,25 +310,42 @@ export class Updater {
       return;
     }
     if (session.handle === undefined) return;
-    this.#flush(session);
     const handle = session.handle;
     session.handle = undefined;
+    let written: WrittenDigests;
     try {
-      this.#slots.end(handle);
+      written = this.#slots.end(handle);
     } catch (e) {
       throw this.#appendedHashError(session) ?? new UpdateError(UpdateCode.WRITE_FAILED, `Failed to finalize app write: ${(e as Error).message}`);
     }
     const app = session.plan!.app;
-    // Reading the slot is what costs (150 ms for 1.5 MB on a W25Q32JV): with
-    // both digests given, one read feeds both.
-    const both = app.sha1 && app.sha256 ? this.#slots.digests(session.target, 0, entry.size) : undefined;
+    const actual = this.#slotDigests(session, entry, written);
     for (const algorithm of ["sha1", "sha256"] as const) {
       const expected = app[algorithm];
-      if (!expected) continue;
-      const actual = both ? both[algorithm] : this.#slots.digest(session.target, 0, entry.size, algorithm);
-      if (actual !== expected) throw new UpdateError(UpdateCode.DIGEST_MISMATCH, `${algorithm} of slot ${session.target} is ${actual}, the manifest says ${expected}`);
+      if (expected && actual[algorithm] !== expected) {
+        throw new UpdateError(UpdateCode.DIGEST_MISMATCH, `${algorithm} of slot ${session.target} is ${actual[algorithm]}, the manifest says ${expected}`);
+      }
     }
     session.appWritten = true;
+  }
+
+  /**
+   * The manifest's digests of what the slot holds. esp_ota_end has just read
+   * the image back and checked it against its appended SHA-256, when it has
+   * one: if that covers the whole file, the flash holds the bytes written,
+   * and their digests, taken as they passed, are the slot's; one read of the
+   * slot (150 ms for 1.5 MB on a W25Q32JV) is saved. Otherwise (no appended
+   * SHA-256, where esp_ota_end checks only a one-byte checksum, or bytes
+   * after the image) the slot is read back, once for both digests.
+   */
+  #slotDigests(session: Session, entry: ZipEntry, written: WrittenDigests): WrittenDigests {
+    const appended = session.image!.appendedSha256;
+    if (appended && appended.length + HASH_SIZE === entry.size) return written;
+    const app = session.plan!.app;
+    if (app.sha1 && app.sha256) return this.#slots.digests(session.target, 0, entry.size);
+    if (app.sha256) return { sha256: this.#slots.digest(session.target, 0, entry.size, "sha256") };
+    if (app.sha1) return { sha1: this.#slots.digest(session.target, 0, entry.size, "sha1") };
+    return {};
   }
 
   /**

@@ -10,6 +10,7 @@
 // manifest (at most 16 KB) are copied.
 
 import { UpdateCode, UpdateError } from "ota/update-error";
+import { view } from "sys/bytes";
 import { decodeUtf8 } from "sys/utf8";
 
 /** zlib's crc32(seed, bytes): `seed` is the CRC of the bytes before, 0 at the start. */
@@ -173,7 +174,7 @@ export class ZipStreamReader {
       }
       case DATA: {
         const n = Math.min(this.#remaining, available);
-        const bytes = chunk.subarray(at, at + n);
+        const bytes = view(chunk, at, at + n);
         this.#remaining -= n;
         if (this.#handling !== "skip") {
           // Skipped entries are not checked: nothing is done with their bytes.

@@ -69,6 +69,18 @@ export interface SlotInfo {
  * update and rollback mechanism over them. Mechanism only: when to use which
  * is decided in modules/ota/.
  */
+/** Which digests an image write takes of its bytes. */
+export interface DigestChoice {
+  readonly sha1?: boolean;
+  readonly sha256?: boolean;
+}
+
+/** Hex digests of the bytes an image write wrote, those asked for. */
+export interface WrittenDigests {
+  readonly sha1?: string;
+  readonly sha256?: string;
+}
+
 export interface SlotsPort {
   count(): number;
   /** The slot this boot runs from. */
@@ -78,11 +90,19 @@ export interface SlotsPort {
   info(slot: number): SlotInfo;
   /** Length of the valid image in a slot (header, segments, checksum, hash), or -1. */
   imageLength(slot: number): number;
-  /** esp_ota_begin on the slot; `size` 0 when unknown. Returns a handle. */
-  begin(slot: number, size: number): number;
+  /**
+   * esp_ota_begin on the slot; `size` 0 when unknown. Returns a handle. The
+   * bytes written are hashed as they pass with the digests asked for.
+   */
+  begin(slot: number, size: number, digests?: DigestChoice): number;
+  /** Bytes of any length: esp_ota_write gets them in whole 4 KB sectors (the last excepted). */
   write(handle: number, bytes: ArrayBuffer | ArrayBufferView): void;
-  /** esp_ota_end: finishes and validates the image. */
-  end(handle: number): void;
+  /**
+   * Writes what is left and calls esp_ota_end, which finishes and validates
+   * the image. Returns the digests asked for at begin, of the bytes written.
+   * The handle is closed even when this throws.
+   */
+  end(handle: number): WrittenDigests;
   abort(handle: number): void;
   /** esp_ota_set_boot_partition: the slot boots next, state NEW. */
   setBoot(slot: number): void;

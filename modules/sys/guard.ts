@@ -5,10 +5,16 @@
 
 import { log } from "sys/log";
 
-export function guard<A extends unknown[]>(tag: string, callback: (...args: A) => void, onError?: () => void): (...args: A) => void {
-  return (...args: A) => {
+/**
+ * Native callbacks take two arguments at most (a socket's message and
+ * value): the wrapper passes two on, as a rest parameter would cost an array
+ * on every call, and a socket's callback runs once per received segment.
+ */
+export function guard<A extends [unknown?, unknown?]>(tag: string, callback: (...args: A) => void, onError?: () => void): (...args: A) => void {
+  const call = callback as (a?: unknown, b?: unknown) => void;
+  return ((a?: unknown, b?: unknown) => {
     try {
-      callback(...args);
+      call(a, b);
     } catch (e) {
       log.error(tag, errorText(e));
       try {
@@ -17,7 +23,7 @@ export function guard<A extends unknown[]>(tag: string, callback: (...args: A) =
         // Cleaning up after a failure must not become the failure that reboots.
       }
     }
-  };
+  }) as (...args: A) => void;
 }
 
 export function errorText(e: unknown): string {

@@ -1,8 +1,9 @@
 /*
- * Target "ota_write": the update path below the native seam, as
- * xsota_native.c drives it (xs_ota_begin / xs_ota_write / xs_ota_end /
- * xs_ota_set_boot_slot, then xs_ota_digest's read-back hash), with the image
- * bytes and the chunking from the fuzzer: esp_ota_begin's erase modes,
+ * Target "ota_write": the update path below the native seam, the ESP-IDF
+ * calls xsota_native.c makes (xs_ota_begin / xs_ota_write / xs_ota_end /
+ * xs_ota_set_boot_slot, and xs_ota_digest's read-back hash), with the image
+ * bytes and the chunking from the fuzzer (xs_ota_write hands esp_ota_write
+ * whole 4 KB sectors; any chunking is the wider case): esp_ota_begin's erase modes,
  * esp_ota_write's magic check and lazy erase, esp_ota_end's verification,
  * esp_ota_set_boot_partition, and the boots after it (the new image, or the
  * rollback when it cannot run).
