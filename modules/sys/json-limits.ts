@@ -76,12 +76,14 @@ export function jsonLimitError(text: string | Uint8Array, limits: JsonLimits = J
   // character it counts is ASCII, and a string's length is then in bytes.
   const codeAt = typeof text === "string" ? (i: number) => text.charCodeAt(i) : (i: number) => text[i]!;
   const quoteFrom = typeof text === "string" ? (i: number) => text.indexOf('"', i) : (i: number) => text.indexOf(QUOTE, i);
+  // Read once: on XS a string's length is counted from its UTF-8 each time.
+  const length = text.length;
   let depth = 0;
   let values = 1;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0; i < length; i++) {
     const c = codeAt(i);
     if (c === QUOTE) {
-      const end = stringEnd(text.length, i + 1, codeAt, quoteFrom);
+      const end = stringEnd(length, i + 1, codeAt, quoteFrom);
       if (end - i - 1 > limits.maxString) return `a string longer than ${limits.maxString} characters`;
       i = end;
     } else if (c === 0x7b || c === 0x5b) {
@@ -136,19 +138,22 @@ const INVALID = Symbol("invalid JSON");
 class JsonReader {
   at = 0;
   readonly #text: string;
+  /** The text's length, read once: XS counts it from the UTF-8 on every read, and the reader needs it at every token. */
+  readonly #length: number;
 
   constructor(text: string) {
     this.#text = text;
+    this.#length = text.length;
   }
 
   document(): unknown {
     const value = this.#value();
-    return value !== INVALID && this.#space() === this.#text.length ? value : INVALID;
+    return value !== INVALID && this.#space() === this.#length ? value : INVALID;
   }
 
   #space(): number {
     const text = this.#text;
-    while (this.at < text.length) {
+    while (this.at < this.#length) {
       const c = text.charCodeAt(this.at);
       if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
       this.at++;
@@ -178,14 +183,14 @@ class JsonReader {
     const text = this.#text;
     const start = this.at;
     let escaped = false;
-    for (this.at++; this.at < text.length; ) {
+    for (this.at++; this.at < this.#length; ) {
       // A run of plain characters in one match: XS keeps strings in UTF-8, so
       // each charCodeAt(i) walks from the start, and a character-by-character
       // loop over a 4 KB base64 string (every OTA.Write) is quadratic.
       STRING_RUN.lastIndex = this.at;
       STRING_RUN.test(text);
       this.at = STRING_RUN.lastIndex;
-      if (this.at >= text.length) break;
+      if (this.at >= this.#length) break;
       const c = text.charCodeAt(this.at);
       if (c === QUOTE) {
         this.at++;
