@@ -10,6 +10,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 
 /* ESP32-like creation parameters; the Makefile may override them. XS
    collects when fewer slots than a growth step are free, so a smaller slot
@@ -38,6 +39,35 @@
 #endif
 
 static txMachine *gMachine;     /* one machine per process: one boot */
+
+/*
+ * XS's fxCStackLimit (Linux) asks glibc for the thread's stack each time it
+ * compiles a regular expression, and glibc answers for the main thread by
+ * reading and parsing /proc/self/maps: 14% of the board's instructions in
+ * a push of OTA.Write requests (bench/work-per-byte.ts), a cost the device,
+ * which asks FreeRTOS, does not have. The machine runs on one thread whose
+ * stack does not move, so its first answer is kept (the link wraps the
+ * symbol: host/vboard/Makefile).
+ */
+int __real_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr);
+int __wrap_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr);
+
+int __wrap_pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
+{
+	static int known;
+	static pthread_t knownThread;
+	static void *stack;
+	static size_t stackSize;
+	int error;
+	if (known && pthread_equal(thread, knownThread))
+		return pthread_attr_setstack(attr, stack, stackSize);
+	error = __real_pthread_getattr_np(thread, attr);
+	if (!error && !known && pthread_attr_getstack(attr, &stack, &stackSize) == 0) {
+		known = 1;
+		knownThread = thread;
+	}
+	return error;
+}
 static int gPanicking;
 
 /* ---- memory: every slot and chunk block goes through here ---- */
