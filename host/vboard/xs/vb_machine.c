@@ -165,12 +165,8 @@ void fxFreeChunks(txMachine *the, void *chunks)
  * Near the cap, the heap grows in smaller steps: XS asks for a whole step
  * (2,048 slots, 32 KB) and aborts when it does not fit, though 20 KB more
  * were there to use. A device's static heap can be used to its last bytes;
- * so can the cap, this way. Each step takes at most half of what is left,
- * so the steps shrink as the heap nears the cap, down to 64 slots (Moddable's
- * default) and 512 bytes of chunks. They shrink gradually: the step is also
- * how many slots a collection must free for XS not to grow the heap, so a
- * step that fell from 2,048 to 64 at once made the heap collect every few
- * dozen allocations as soon as it came within 64 KB of the cap.
+ * so can the cap, this way. Smaller steps only near the end keep
+ * collections as rare as the full step makes them elsewhere.
  */
 static void vb_fit_growth(txMachine *the)
 {
@@ -180,8 +176,10 @@ static void vb_fit_growth(txMachine *the)
 	left = gMemCharged < cap ? cap - gMemCharged : 0;
 	slots = left / XS_OTA_HEAP_SLOT_BYTES / 2;
 	chunks = left / 2;
-	the->minimumHeapCount = (txSize)(slots > VB_XS_HEAP_INCREMENT ? VB_XS_HEAP_INCREMENT : slots > 64 ? slots : 64);
-	the->minimumChunksSize = (txSize)(chunks > VB_XS_CHUNK_INCREMENT ? VB_XS_CHUNK_INCREMENT : chunks > 512 ? chunks : 512);
+	/* XS grows chunks by the whole size asked, rounded up to the step: the
+	   smallest step near the end wastes least. */
+	the->minimumHeapCount = (txSize)(slots >= VB_XS_HEAP_INCREMENT ? VB_XS_HEAP_INCREMENT : 64);
+	the->minimumChunksSize = (txSize)(chunks >= VB_XS_CHUNK_INCREMENT ? VB_XS_CHUNK_INCREMENT : 512);
 }
 
 txSlot *fxAllocateSlots(txMachine *the, txSize count)
