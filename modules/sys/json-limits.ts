@@ -67,6 +67,14 @@ export function readJson(text: string, limits: JsonLimits = JSON_LIMITS): JsonRe
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+// String methods called with the string as `this`: on XS, a method called
+// on a string primitive makes a String object for the call (heap slots,
+// garbage at once), and these run at every token of every frame; called
+// this way, they make none.
+const charCodeAt = String.prototype.charCodeAt;
+const indexOf = String.prototype.indexOf;
+const startsWith = String.prototype.startsWith;
+
 /**
  * Undefined when `text` is within `limits`, else why not. Only counts; JSON
  * syntax is JSON.parse's to check, and a text that is not JSON may pass.
@@ -74,8 +82,8 @@ const BACKSLASH = 0x5c;
 export function jsonLimitError(text: string | Uint8Array, limits: JsonLimits = JSON_LIMITS): string | undefined {
   // The same scan over UTF-8 bytes (a manifest before it is decoded): every
   // character it counts is ASCII, and a string's length is then in bytes.
-  const codeAt = typeof text === "string" ? (i: number) => text.charCodeAt(i) : (i: number) => text[i]!;
-  const quoteFrom = typeof text === "string" ? (i: number) => text.indexOf('"', i) : (i: number) => text.indexOf(QUOTE, i);
+  const codeAt = typeof text === "string" ? (i: number) => charCodeAt.call(text, i) : (i: number) => text[i]!;
+  const quoteFrom = typeof text === "string" ? (i: number) => indexOf.call(text, '"', i) : (i: number) => text.indexOf(QUOTE, i);
   // Read once: on XS a string's length is counted from its UTF-8 each time.
   const length = text.length;
   let depth = 0;
@@ -123,11 +131,9 @@ const STRING_ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
  * before parsing.
  */
 const STRING_RUN = /[^"\\\u0001-\u001f]*/y;
-const LITERALS: ReadonlyArray<readonly [string, unknown]> = [
-  ["true", true],
-  ["false", false],
-  ["null", null],
-];
+const TRUE = ["true", true] as const;
+const FALSE = ["false", false] as const;
+const NULL = ["null", null] as const;
 /** What the reader returns for text that is not JSON. */
 const INVALID = Symbol("invalid JSON");
 
@@ -154,7 +160,7 @@ class JsonReader {
   #space(): number {
     const text = this.#text;
     while (this.at < this.#length) {
-      const c = text.charCodeAt(this.at);
+      const c = charCodeAt.call(text, this.at);
       if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
       this.at++;
     }
@@ -162,15 +168,16 @@ class JsonReader {
   }
 
   #value(): unknown {
-    const c = this.#text.charCodeAt(this.#space());
+    const c = charCodeAt.call(this.#text, this.#space());
     if (c === 0x7b) return this.#object();
     if (c === 0x5b) return this.#array();
     if (c === QUOTE) return this.#string();
-    for (const [literal, value] of LITERALS) {
-      if (this.#text.startsWith(literal, this.at)) {
-        this.at += literal.length;
-        return value;
-      }
+    // t, f, n: the literal it must be
+    const literal = c === 0x74 ? TRUE : c === 0x66 ? FALSE : c === 0x6e ? NULL : undefined;
+    if (literal) {
+      if (!startsWith.call(this.#text, literal[0], this.at)) return INVALID;
+      this.at += literal[0].length;
+      return literal[1];
     }
     NUMBER.lastIndex = this.at;
     if (!NUMBER.test(this.#text)) return INVALID;
@@ -191,7 +198,7 @@ class JsonReader {
       STRING_RUN.test(text);
       this.at = STRING_RUN.lastIndex;
       if (this.at >= this.#length) break;
-      const c = text.charCodeAt(this.at);
+      const c = charCodeAt.call(text, this.at);
       if (c === QUOTE) {
         this.at++;
         // A string value, not a name: JSON.parse makes no key of it.
@@ -209,7 +216,7 @@ class JsonReader {
   #array(): unknown[] | typeof INVALID {
     const array: unknown[] = [];
     this.at++;
-    if (this.#text.charCodeAt(this.#space()) === 0x5d) {
+    if (charCodeAt.call(this.#text, this.#space()) === 0x5d) {
       this.at++;
       return array;
     }
@@ -217,7 +224,7 @@ class JsonReader {
       const value = this.#value();
       if (value === INVALID) return INVALID;
       array.push(value);
-      const c = this.#text.charCodeAt(this.#space());
+      const c = charCodeAt.call(this.#text, this.#space());
       this.at++;
       if (c === 0x5d) return array;
       if (c !== 0x2c) return INVALID;
@@ -228,14 +235,14 @@ class JsonReader {
     const text = this.#text;
     const object: Record<string, unknown> & { [OTHER_MEMBERS]?: Map<string, unknown> } = {};
     this.at++;
-    if (text.charCodeAt(this.#space()) === 0x7d) {
+    if (charCodeAt.call(text, this.#space()) === 0x7d) {
       this.at++;
       return object;
     }
     for (;;) {
-      if (text.charCodeAt(this.#space()) !== QUOTE) return INVALID;
+      if (charCodeAt.call(text, this.#space()) !== QUOTE) return INVALID;
       const name = this.#string();
-      if (name === INVALID || text.charCodeAt(this.#space()) !== 0x3a) return INVALID;
+      if (name === INVALID || charCodeAt.call(text, this.#space()) !== 0x3a) return INVALID;
       this.at++;
       const value = this.#value();
       if (value === INVALID) return INVALID;
@@ -243,7 +250,7 @@ class JsonReader {
       // As JSON.parse: an own property even for "__proto__", the last of repeated names.
       else if (name === "__proto__") Object.defineProperty(object, name, { value, writable: true, enumerable: true, configurable: true });
       else object[name] = value;
-      const c = text.charCodeAt(this.#space());
+      const c = charCodeAt.call(text, this.#space());
       this.at++;
       if (c === 0x7d) return object;
       if (c !== 0x2c) return INVALID;
