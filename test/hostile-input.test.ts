@@ -120,6 +120,9 @@ describe("hostile input through the real channels (board on a trial image)", fun
       ["a 3 KB method name in the path", () => post(`/rpc/${"M".repeat(3000)}`, ""), 500],
       ["1,500 query parameters", () => `GET /rpc/RPC.Ping?${Array.from({ length: 1500 }, (_, i) => `a${i}=1`).join("&")} HTTP/1.1\r\nHost: b\r\n\r\n`, 431],
       ["100 query parameters", () => `GET /rpc/RPC.Ping?${Array.from({ length: 100 }, (_, i) => `a${i}=1`).join("&")} HTTP/1.1\r\nHost: b\r\n\r\n`, 500],
+      // Under 4 KB, but each line read costs memory: this head ran the board out of it.
+      ["380 header lines, under 4 KB", () => `GET /rpc/RPC.Ping HTTP/1.1\n${Array.from({ length: 379 }, (_, i) => `X-H${i}: v\n`).join("")}Host: b\n\n`, 431],
+      ["40 header lines", () => `GET /rpc/RPC.Ping HTTP/1.1\r\n${Array.from({ length: 39 }, (_, i) => `X-H${i}: v\r\n`).join("")}Host: b\r\n\r\n`, 200],
     ];
     for (const [name, request, status] of cases) {
       it(`${name}: HTTP ${status}`, async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HttpRequestReader, type ReaderEvent } from "./http-request-reader.ts";
+import { HttpRequestReader, MAX_HEADER_LINES, type ReaderEvent } from "./http-request-reader.ts";
 
 const limits = { maxHead: 512, maxBody: 64 };
 const bytes = (text: string) => new Uint8Array(Buffer.from(text, "latin1"));
@@ -81,6 +81,7 @@ describe("ESP32 HTTP request reader", () => {
     ["disagreeing Content-Lengths", "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400],
     ["a body over the limit", "POST / HTTP/1.1\r\nContent-Length: 65\r\n\r\n", 413],
     ["a head over the limit", "GET / HTTP/1.1\r\nX: " + "y".repeat(600), 431],
+    ["41 header lines", "GET / HTTP/1.1\n" + "a:1\n".repeat(41) + "\n", 431],
   ];
   for (const [what, text, status] of refusals) {
     it(`refuses ${what} with ${status}, and keeps refusing`, () => {
@@ -93,6 +94,14 @@ describe("ESP32 HTTP request reader", () => {
       assert.equal(reader.next()?.kind, "error");
     });
   }
+
+  it(`reads a head of ${MAX_HEADER_LINES} header lines, whatever its line ends`, () => {
+    for (const eol of ["\r\n", "\n"]) {
+      const reader = new HttpRequestReader(limits);
+      reader.push(bytes(`GET / HTTP/1.1${eol}${`a:1${eol}`.repeat(MAX_HEADER_LINES - 1)}Content-Length: 0${eol}${eol}`));
+      assert.equal(onlyRequest(readAll(reader)).headers["content-length"], "0");
+    }
+  });
 
   it("refuses a flood pipelined behind an unanswered request", () => {
     const reader = new HttpRequestReader(limits);

@@ -62,6 +62,17 @@ const REQUEST_HEADERS = [
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Header lines a head may have; more are refused with 431 before any is read.
+ * Each line read costs the board a string and a few objects, and a 4 KB head
+ * of 380 short lines took it to "memory full". Mongoose's server keeps 40
+ * (MG_MAX_HTTP_HEADERS); browsers and mos send fewer than 20.
+ */
+export const MAX_HEADER_LINES = 40;
+
+/** Compiled once: XS compiles a regular expression literal each time it is evaluated, and this one is tried on every header line. */
+const WHITESPACE = /\s/;
+
 export class HttpRequestReader {
   readonly #limits: ReaderLimits;
   readonly #check: HeadCheck | undefined;
@@ -140,6 +151,7 @@ export class HttpRequestReader {
       return this.#pending.length > this.#limits.maxHead ? fail(431, "request head too large") : undefined;
     }
     if (end > this.#limits.maxHead) return fail(431, "request head too large");
+    if (headerLines(this.#pending, end) > MAX_HEADER_LINES) return fail(431, `more than ${MAX_HEADER_LINES} header lines`);
     const lines = latin1(this.#pending.subarray(0, end)).split(/\r?\n/);
     while (lines.length > 0 && lines[0] === "") lines.shift(); // stray CRLF between requests (RFC 9112 §2.2)
     const head = parseHead(lines);
@@ -189,7 +201,7 @@ function parseHead(lines: string[]): Head | { kind: "error"; status: number; rea
   for (const line of lines.slice(1)) {
     if (line === "") continue;
     const colon = line.indexOf(":");
-    if (colon <= 0 || /[\s]/.test(line.slice(0, colon))) return { kind: "error", status: 400, reason: "malformed header line" };
+    if (colon <= 0 || WHITESPACE.test(line.slice(0, colon))) return { kind: "error", status: 400, reason: "malformed header line" };
     const name = line.slice(0, colon).toLowerCase();
     // Other names would become property names for good (sys/names): the board reads only these.
     if (REQUEST_HEADERS.indexOf(name) < 0) continue;
@@ -237,9 +249,22 @@ export function joinBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   return joined;
 }
 
+/**
+ * Header lines in a head of `end` bytes (up to its blank line, the request or
+ * status line not counted), from its line feeds: counted before the head is
+ * read, which costs memory by the line.
+ */
+export function headerLines(bytes: Uint8Array, end: number): number {
+  let feeds = 0;
+  for (let i = 0; i < end; i++) if (bytes[i] === 10) feeds++;
+  return feeds - 2;
+}
+
 /** Bytes as ISO-8859-1 text: what HTTP heads are read as. */
 export function latin1(bytes: Uint8Array): string {
   let s = "";
-  for (let i = 0; i < bytes.length; i += 1024) s += String.fromCharCode(...bytes.subarray(i, i + 1024));
+  // apply, not spread: XS spreads through the iterator protocol, an object per
+  // byte; apply reads any array-like by index (the type says number[] only).
+  for (let i = 0; i < bytes.length; i += 1024) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 1024) as unknown as number[]);
   return s;
 }

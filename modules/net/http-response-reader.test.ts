@@ -105,6 +105,7 @@ describe("HTTP response reader", () => {
       ["HTTP/1.1 200 OK\r\nX: " + "y".repeat(5000) + "\r\n\r\n", "response head too large"],
       ["HTTP/1.1 302 Found\r\nLocation: http://h/" + "a".repeat(3000) + "\r\n\r\n", "response header line too long: 3019 bytes, at most 1024"],
       ["HTTP/1.1 200 OK\r\nX: " + "y".repeat(1022) + "\nContent-Length: 0\n\n", "response header line too long: 1025 bytes, at most 1024"],
+      ["HTTP/1.1 200 OK\r\n" + "a: 1\r\n".repeat(41) + "\r\n", "more than 40 response header lines"],
     ];
     for (const [raw, reason] of cases) {
       const { events } = read(Buffer.from(raw), 64);

@@ -5,7 +5,7 @@
 // buffered, within limits; body bytes are handed on as views of what came in.
 // Pure: bytes in, events out; the tests run it under Node.
 
-import { joinBytes, latin1 } from "net/http-request-reader";
+import { MAX_HEADER_LINES, headerLines, joinBytes, latin1 } from "net/http-request-reader";
 import { view } from "sys/bytes";
 
 export type ResponseEvent =
@@ -109,6 +109,7 @@ export class HttpResponseReader {
     const end = lineEnd(this.#pending, true);
     if (end < 0) return this.#pending.length > this.#limits.maxHead ? this.#finish({ kind: "error", reason: "response head too large" }) : undefined;
     if (end > this.#limits.maxHead) return this.#finish({ kind: "error", reason: "response head too large" });
+    if (headerLines(this.#pending, end) > MAX_HEADER_LINES) return this.#finish({ kind: "error", reason: `more than ${MAX_HEADER_LINES} response header lines` });
     const lines = latin1(this.#pending.subarray(0, end)).split(/\r?\n/);
     this.#pending = this.#pending.subarray(end);
     const long = lines.find((line) => line.length > this.#limits.maxLine);

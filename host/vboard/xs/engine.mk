@@ -1,7 +1,8 @@
 # The XS engine and the virtual board's XS host, as the board builds them,
 # for whoever links them (host/vboard's Makefile, the native fuzzer). Include
 # this file, then compile $(XS_ENGINE_SRCS) and $(XS_HOST_SRCS) with
-# $(XS_ENGINE_DEFINES) $(XS_ENGINE_INCLUDES). The engine comes from
+# $(XS_ENGINE_DEFINES) $(XS_ENGINE_INCLUDES), and link with
+# $(XS_HOST_LDFLAGS). The engine comes from
 # node_modules/@agoric/xsnap (npm install first); it is never copied here.
 
 XS_HOST_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -36,3 +37,6 @@ XS_ENGINE_INCLUDES := \
 XS_ENGINE_SRCS := $(wildcard $(XS)/sources/*.c)
 # The machine, the module loader and the platform hooks.
 XS_HOST_SRCS := $(wildcard $(XS_HOST_DIR)/*.c)
+# What a program that links them needs at link time: vb_machine.c keeps the
+# stack XS asks glibc for in place of glibc's own pthread_getattr_np.
+XS_HOST_LDFLAGS := -Wl,--wrap=pthread_getattr_np
