@@ -145,6 +145,17 @@ describe("OTA.Update downloads", function () {
     await expectRunning("a 5,000-byte Location line");
   });
 
+  it("ends a download whose response head has 300 header lines, keeps running, and takes a good package next", async () => {
+    const many: Serve = (_req, res) => {
+      for (let i = 0; i < 300; i++) res.setHeader(`X-H${i}`, "v");
+      res.writeHead(200, { "Content-Length": zip.length }).end(zip);
+    };
+    await expectRefused(updateFrom({ "/many.zip": many }, "/many.zip"), -38, /^-38 Failed to connect: more than 64 response header lines$/);
+    await expectRunning("300 response header lines");
+    await server!.close();
+    await expectApplied(updateFrom({ "/fw.zip": file(zip) }, "/fw.zip"));
+  });
+
   it("answers when the socket refuses to even try the connection (a 300-character host name)", async () => {
     const host = "h".repeat(300);
     await expectRefused(bench.rpc.call("OTA.Update", { url: `http://${host}/fw.zip`, commit_timeout: 0 }), -38, new RegExp(`^-38 Failed to connect: cannot connect to ${host}:80: `));

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { HttpResponseReader, type ResponseEvent } from "./http-response-reader.ts";
+import { HttpResponseReader, MAX_RESPONSE_HEADER_LINES, type ResponseEvent } from "./http-response-reader.ts";
 
 /** The raw bytes Node's server sends for one request. */
 async function rawResponse(handler: http.RequestListener, method = "GET"): Promise<Buffer> {
@@ -92,6 +92,13 @@ describe("HTTP response reader", () => {
     assert.equal(body.toString(), "no");
   });
 
+  it(`reads a head of ${MAX_RESPONSE_HEADER_LINES} header lines`, () => {
+    const raw = "HTTP/1.1 200 OK\r\n" + "a: 1\r\n".repeat(MAX_RESPONSE_HEADER_LINES - 1) + "Content-Length: 2\r\n\r\nok";
+    const { events, body } = read(Buffer.from(raw), 64);
+    assert.deepEqual(events, [{ kind: "head", status: 200, headers: { "content-length": "2" } }, { kind: "end" }]);
+    assert.equal(body.toString(), "ok");
+  });
+
   it("says what is wrong with a truncated, malformed or oversize response", () => {
     const cases: Array<[string, string]> = [
       ["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "the connection closed before the end of the body"],
@@ -105,7 +112,7 @@ describe("HTTP response reader", () => {
       ["HTTP/1.1 200 OK\r\nX: " + "y".repeat(5000) + "\r\n\r\n", "response head too large"],
       ["HTTP/1.1 302 Found\r\nLocation: http://h/" + "a".repeat(3000) + "\r\n\r\n", "response header line too long: 3019 bytes, at most 1024"],
       ["HTTP/1.1 200 OK\r\nX: " + "y".repeat(1022) + "\nContent-Length: 0\n\n", "response header line too long: 1025 bytes, at most 1024"],
-      ["HTTP/1.1 200 OK\r\n" + "a: 1\r\n".repeat(41) + "\r\n", "more than 40 response header lines"],
+      ["HTTP/1.1 200 OK\r\n" + "a: 1\r\n".repeat(65) + "\r\n", "more than 64 response header lines"],
     ];
     for (const [raw, reason] of cases) {
       const { events } = read(Buffer.from(raw), 64);

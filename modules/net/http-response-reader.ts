@@ -5,7 +5,7 @@
 // buffered, within limits; body bytes are handed on as views of what came in.
 // Pure: bytes in, events out; the tests run it under Node.
 
-import { MAX_HEADER_LINES, headerLines, joinBytes, latin1 } from "net/http-request-reader";
+import { headerLines, joinBytes, latin1 } from "net/http-request-reader";
 import { view } from "sys/bytes";
 
 export type ResponseEvent =
@@ -23,6 +23,12 @@ export interface ResponseLimits {
   readonly maxLine: number;
 }
 
+/**
+ * Header lines a response head may have; more end the transfer before any is
+ * read, as each costs the board memory (net/http-request-reader's limit for
+ * requests). Download servers and CDNs send 10 to 30.
+ */
+export const MAX_RESPONSE_HEADER_LINES = 64;
 /** A chunk-size line is hex digits and extensions; nobody needs a long one. */
 const MAX_CHUNK_LINE = 256;
 const EMPTY = new Uint8Array(0);
@@ -109,7 +115,9 @@ export class HttpResponseReader {
     const end = lineEnd(this.#pending, true);
     if (end < 0) return this.#pending.length > this.#limits.maxHead ? this.#finish({ kind: "error", reason: "response head too large" }) : undefined;
     if (end > this.#limits.maxHead) return this.#finish({ kind: "error", reason: "response head too large" });
-    if (headerLines(this.#pending, end) > MAX_HEADER_LINES) return this.#finish({ kind: "error", reason: `more than ${MAX_HEADER_LINES} response header lines` });
+    if (headerLines(this.#pending, end) > MAX_RESPONSE_HEADER_LINES) {
+      return this.#finish({ kind: "error", reason: `more than ${MAX_RESPONSE_HEADER_LINES} response header lines` });
+    }
     const lines = latin1(this.#pending.subarray(0, end)).split(/\r?\n/);
     this.#pending = this.#pending.subarray(end);
     const long = lines.find((line) => line.length > this.#limits.maxLine);
