@@ -330,9 +330,7 @@ static uint32_t slot_addr(int slot)
 
 /* ---- the board --------------------------------------------------------------------------- */
 
-/* The updates in progress as the harness knows them (begin may be called again before end; the
-   module refuses a second one while one is open). */
-#define MAX_UPDATES 8
+/* The update in progress as the harness knows it: the module holds one image write at a time. */
 typedef struct {
     bool open;
     double handle;
@@ -341,22 +339,15 @@ typedef struct {
     uint64_t written;
     int first;             /* the stream's first byte, -1 before any: esp_ota_write checks it (0xE9) */
     bool write_failed;
-    bool foreign;          /* another update wrote to the same slot since this one began */
 } update_t;
-static update_t s_updates[MAX_UPDATES];
-static int s_last_update = -1;
+static update_t s_update;
 
 static int32_t to_int32(double d);
 
 /* The native takes a handle as ToUint32 of the number it is given. */
 static update_t *find_update(double handle)
 {
-    for (int i = 0; i < MAX_UPDATES; i++) {
-        if (s_updates[i].open && to_int32(s_updates[i].handle) == to_int32(handle)) {
-            return &s_updates[i];
-        }
-    }
-    return NULL;
+    return s_update.open && to_int32(s_update.handle) == to_int32(handle) ? &s_update : NULL;
 }
 
 enum { NVS_ABSENT, NVS_PRESENT, NVS_UNKNOWN };
@@ -376,13 +367,11 @@ static bool s_dead;   /* nothing bootable: the chip would reset for ever */
  * emulated reset, so the harness ends such a write through the module: IDF
  * has forgotten the handle by then (abort throws), and the module lets it go.
  */
-static void end_open_updates(void)
+static void end_open_update(void)
 {
-    for (int i = 0; i < MAX_UPDATES; i++) {
-        if (s_updates[i].open) {
-            arg_t a = num(s_updates[i].handle);
-            (void)call(N_abort, 1, &a);
-        }
+    if (s_update.open) {
+        arg_t a = num(s_update.handle);
+        (void)call(N_abort, 1, &a);
     }
 }
 
@@ -394,9 +383,8 @@ static void boot(void)
         int rc = vb_bootloader_boot(&payload, &len);
         if (rc == 0) {
             FZ_CHECK(nvs_flash_init() == ESP_OK, "NVS mount at boot");
-            end_open_updates();
-            memset(s_updates, 0, sizeof(s_updates));
-            s_last_update = -1;
+            end_open_update();
+            memset(&s_update, 0, sizeof(s_update));
             return;
         }
         if (rc == 5) {
@@ -506,18 +494,12 @@ static void op_begin(fz_reader_t *r)
     if (fz_u8(r) & 1) {
         size = (double)s_img_len;
     }
-    int free_record = 0;
-    while (free_record < MAX_UPDATES && s_updates[free_record].open) {
-        free_record++;
-    }
-    if (free_record == MAX_UPDATES) {
-        return;   /* the harness follows 8 open updates at most */
-    }
     arg_t args[2] = {num(slot), num(size)};
     result_t res = call(N_begin, 2, args);
     if (res.threw) {
         return;
     }
+    FZ_CHECK(!s_update.open, "begin succeeded while the write of handle %g was open", s_update.handle);
     const esp_partition_t *running = esp_ota_get_running_partition();
     int running_slot = running == NULL ? -1 : running->address == FZ_OTA0_OFF ? 0 : 1;
     FZ_CHECK((slot == 0 || slot == 1) && slot != running_slot, "begin(%d) succeeded, slot %d running", slot,
@@ -527,8 +509,7 @@ static void op_begin(fz_reader_t *r)
     FZ_CHECK(size >= 0 && size <= FZ_SLOT_SIZE, "begin accepted image size %.17g for a %u-byte slot", size,
              (unsigned)FZ_SLOT_SIZE);
     uint64_t bytes_ = (uint64_t)size;
-    int i = free_record;
-    update_t *u = &s_updates[i];
+    update_t *u = &s_update;
     u->open = true;
     u->handle = res.number;
     u->slot = slot;
@@ -536,16 +517,14 @@ static void op_begin(fz_reader_t *r)
     u->written = 0;
     u->first = -1;
     u->write_failed = false;
-    u->foreign = false;
-    s_last_update = i;
     memcpy(s_stream, s_img, s_img_len);
 }
 
 static double handle_arg(fz_reader_t *r)
 {
     uint8_t b = fz_u8(r);
-    if (b < 0xC0 && s_last_update >= 0 && s_updates[s_last_update].open) {
-        return s_updates[s_last_update].handle;
+    if (b < 0xC0 && s_update.open) {
+        return s_update.handle;
     }
     return fz_number(r);
 }
@@ -584,19 +563,13 @@ static void op_write(fz_reader_t *r)
         u->first = s_stream[at];
     }
     if (res.threw) {
-        /* (Two updates of one slot write over each other: then anything goes.) */
-        FZ_CHECK(write_may_fail(u, n) || u->foreign,
+        FZ_CHECK(write_may_fail(u, n),
                  "write of %zu bytes at %llu (erased: %llu) failed: %s", n, (unsigned long long)u->written,
                  (unsigned long long)u->erased, res.error);
         u->write_failed = true;
         return;
     }
     u->written += n;
-    for (int i = 0; i < MAX_UPDATES; i++) {
-        if (&s_updates[i] != u && s_updates[i].open && s_updates[i].slot == u->slot) {
-            s_updates[i].foreign = true;
-        }
-    }
 }
 
 static void op_end(fz_reader_t *r, bool abort_it)
@@ -620,7 +593,7 @@ static void op_end(fz_reader_t *r, bool abort_it)
     }
     if (res.threw && strstr(res.error, "esp_ota_write") != NULL) {
         /* end writes the last, partial sector first */
-        FZ_CHECK(write_may_fail(u, 0) || u->foreign, "end's write of the last %llu bytes failed: %s",
+        FZ_CHECK(write_may_fail(u, 0), "end's write of the last %llu bytes failed: %s",
                  (unsigned long long)(u->written % 4096), res.error);
         return;
     }
